@@ -32,6 +32,64 @@ error_console = Console(stderr=True)
 # ---------------------------------------------------------------- detector commands
 # (section owned by detector/)
 
+
+@app.command("detector")
+def detector_command(
+    spec: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at run time)
+        typer.Argument(metavar="NAME_OR_PATH", help="A preset name (see --list) or a detector .toml path."),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the built-in presets and exit.")] = False,
+    toml: Annotated[bool, typer.Option("--toml", help="Print the detector as TOML, not a table.")] = False,
+) -> None:
+    """Show a detector: per section its layers, cell grid, depth in X0 and lambda_I, and z range.
+
+    Example: ``calolab detector clic``, ``calolab detector --list``,
+    ``calolab detector cms --toml > my.toml``.
+    """
+    from rich.table import Table
+
+    from calolab.detector import list_presets, load_detector
+
+    if list_:
+        table = Table(title="detector presets")
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        for name in list_presets():
+            table.add_row(name, load_detector(name).description)
+        console.print(table)
+        return
+    if spec is None:
+        msg = "give a detector preset name or a .toml path, or --list to see the presets"
+        raise typer.BadParameter(msg, param_hint="NAME_OR_PATH")
+    detector = load_detector(spec)
+    if toml:
+        typer.echo(detector.to_toml(), nl=False)
+        return
+    title = f"{detector.name}: {detector.description}" if detector.description else detector.name
+    table = Table(title=title, caption="thicknesses in mm; * = active (read out)")
+    for column, justify in (
+        ("section", "left"), ("layers", "right"), ("layer composition (mm)", "left"), ("cells x, y", "right"),
+        ("cell size (mm)", "right"), ("X0", "right"), ("lambda_I", "right"), ("z front (mm)", "right"),
+        ("z back (mm)", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in detector.summary():
+        name = row["section"] + (f" (after {row['gap']:g} mm gap)" if row["gap"] else "")
+        table.add_row(
+            name, str(row["layers"]), row["composition"], "{} x {}".format(*row["cells"]),
+            "{:g} x {:g}".format(*row["cell_size"]), f"{row['depth_x0']:.2f}", f"{row['depth_lambda']:.3f}",
+            f"{row['z_front']:.2f}", f"{row['z_back']:.2f}",
+        )
+    console.print(table)
+    total = (
+        f"total: {detector.depth:.1f} mm, {detector.depth_radiation_lengths:.2f} X0, "
+        f"{detector.depth_interaction_lengths:.3f} lambda_I"
+    )
+    if detector.reference:
+        total += f"  (reference: {detector.reference})"
+    console.print(total)
+
 # ---------------------------------------------------------------- simulate / demo commands
 # (section owned by sim/gun.py + sim/campaign.py)
 
