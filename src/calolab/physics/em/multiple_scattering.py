@@ -36,6 +36,8 @@ def highland_theta0(kinetic_energy, step, radiation_length):
 def sample_scattering_cos(state, theta0):
     """cos(theta) of the deflection over a step with Highland width ``theta0``."""
     mean = theta0 * theta0
+    if mean < 1.0e-14:
+        return 1.0
     if mean > 50.0:
         return 1.0 - 2.0 * uniform(state)
     # inverse CDF of an exponential of mean `mean` truncated to [0, 2]
