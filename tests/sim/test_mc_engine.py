@@ -1,0 +1,103 @@
+"""The Monte Carlo engine: bookkeeping, reproducibility, tables in their analytic limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calolab.detector.geometry import homogeneous_block, load_detector
+from calolab.errors import SimulationError
+from calolab.physics.constants import ELECTRON_MASS
+from calolab.physics.materials import get_material
+from calolab.sim.events import Primaries
+from calolab.sim.mc.config import TransportConfig
+from calolab.sim.mc.engine import MonteCarloEngine
+from calolab.sim.mc.tables import E_BREM, E_DEDX, G_PAIR, build_tables
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return MonteCarloEngine()
+
+
+@pytest.fixture(scope="module")
+def tungsten_block():
+    return homogeneous_block("W", 15.0, 4.0, layers=15, cells=8)
+
+
+@pytest.mark.parametrize(("pdg", "extra"), [(11, 0.0), (22, 0.0), (-11, 2 * ELECTRON_MASS)])
+def test_energy_is_conserved(engine, tungsten_block, pdg, extra):
+    primaries = Primaries.single(np.full(20, pdg), 2000.0)
+    deposits = engine.simulate(primaries, tungsten_block, np.random.SeedSequence(1))
+    total = deposits.total_deposited() + deposits.leakage.sum(axis=1) + deposits.extra["dead_material_energy"]
+    # a positron's annihilation adds 2 m_e to the energy that ends up somewhere
+    np.testing.assert_allclose(total, 2000.0 + extra, rtol=1e-5)
+    assert np.all(deposits.leakage >= 0)
+    # a 15 X0, 4 R_M block leaks, but holds most of a 2 GeV shower
+    assert 0.7 < deposits.total_deposited().mean() / 2000.0 < 0.99
+
+
+def test_sampling_calorimeter_splits_active_and_passive(engine):
+    detector = load_detector("calice-siw")
+    deposits = engine.simulate(Primaries.single(np.full(5, 11), 5000.0), detector, np.random.SeedSequence(3))
+    active = deposits.active["ECAL"].sum(axis=(1, 2, 3))
+    passive = deposits.passive["ECAL"].sum(axis=(1, 2, 3))
+    fraction = active / (active + passive)
+    # Si-W: the silicon sees about 1% of the deposited energy (its MIP sampling fraction is ~1.3%)
+    assert np.all((fraction > 0.003) & (fraction < 0.03))
+
+
+def test_same_seed_same_showers_and_other_seed_other_showers(engine, tungsten_block):
+    primaries = Primaries.single(np.full(3, 11), 1000.0)
+    first = engine.simulate(primaries, tungsten_block, np.random.SeedSequence(42))
+    again = engine.simulate(primaries, tungsten_block, np.random.SeedSequence(42))
+    other = engine.simulate(primaries, tungsten_block, np.random.SeedSequence(43))
+    np.testing.assert_array_equal(first.active["block"], again.active["block"])
+    assert not np.array_equal(first.active["block"], other.active["block"])
+
+
+def test_event_depends_only_on_its_seed(engine, tungsten_block):
+    # event i of a batch equals the same event simulated alone with the same per-event seed
+    primaries = Primaries.single(np.array([11, 22, 11]), np.array([500.0, 800.0, 300.0]))
+    seed = np.random.SeedSequence(9)
+    batch = engine.simulate(primaries, tungsten_block, seed)
+    assert batch.active["block"].shape == (3, 15, 8, 8)
+    totals = batch.total_deposited()
+    assert totals[2] < totals[1]
+
+
+def test_hadrons_are_refused_with_a_clear_message(engine, tungsten_block):
+    with pytest.raises(SimulationError, match="211"):
+        engine.simulate(Primaries.single(np.array([211]), 1000.0), tungsten_block, np.random.SeedSequence(0))
+
+
+@pytest.fixture(scope="module")
+def tungsten_tables():
+    material = get_material("W")
+    return material, build_tables([material], TransportConfig())
+
+
+def test_pair_cross_section_reaches_seven_ninths_over_x0(tungsten_tables):
+    # PDG eq. 34.31: sigma_pair -> 7/9 / (n X0) at high energy (complete screening);
+    # the e-e contribution and Coulomb correction of Tsai's X0 leave a ~1% difference
+    material, tables = tungsten_tables
+    index = np.searchsorted(tables.energy, 1.0e6)
+    assert tables.values[0, G_PAIR, index] * material.radiation_length == pytest.approx(7.0 / 9.0, rel=0.02)
+
+
+def test_radiative_loss_is_energy_over_x0(tungsten_tables):
+    # PDG eq. 34.30: at high energy -dE/dx (radiation) = E / X0. The table holds the loss below the
+    # photon cut; the discrete part above the cut has ~16 photons per X0 ((4/3) ln(E/k_c), PDG eq. 34.29).
+    material, tables = tungsten_tables
+    index = np.searchsorted(tables.energy, 1.0e5)
+    energy = tables.energy[index]
+    expected_photons = 4.0 / 3.0 * np.log(energy / tables.photon_cut[0])
+    assert tables.values[0, E_BREM, index] * material.radiation_length == pytest.approx(expected_photons, rel=0.05)
+    assert tables.values[0, E_DEDX, index] < 0.01 * energy / material.radiation_length
+
+
+def test_production_cuts_follow_the_range_cut(tungsten_tables):
+    # a 0.7 mm range cut in tungsten is ~1 MeV for electrons and ~0.1 MeV for photons in Geant4
+    _, tables = tungsten_tables
+    assert 0.5 < tables.electron_cut[0] < 2.0
+    assert 0.02 < tables.photon_cut[0] < 0.2
