@@ -176,3 +176,12 @@ def test_homogeneous_block_errors(kwargs: dict, message: str) -> None:
     } | kwargs
     with pytest.raises(ConfigError, match=message):
         homogeneous_block(**arguments)
+
+
+def test_material_aliases_share_one_entry() -> None:
+    text = TWO_SECTIONS.replace('material = "W", thickness = 0.25', 'material = "tungsten", thickness = 0.25')
+    detector = Calorimeter.from_toml(text)
+    assert [m.name for m in detector.materials()] == ["W", "Si", "Pb", "air", "Fe", "polystyrene"]
+    assert detector.slabs[6].material.name == "W"
+    assert detector.slab_arrays()["material"][6] == 0
+    assert "tungsten" in detector.to_toml()  # the config keeps the name as written

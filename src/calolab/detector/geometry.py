@@ -244,12 +244,14 @@ class Calorimeter:
         self.name = config.name
         self.description = config.description
         self.reference = config.reference
-        materials: dict[str, Material] = {}
+        materials: dict[str, Material] = {}  # canonical name -> material, in order of first use
+        by_label: dict[str, Material] = {}  # name as written in the config (maybe an alias)
 
-        def material(name: str) -> Material:
-            if name not in materials:
-                materials[name] = get_material(name)
-            return materials[name]
+        def material(label: str) -> Material:
+            if label not in by_label:
+                found = get_material(label)
+                by_label[label] = materials.setdefault(found.name, found)
+            return by_label[label]
 
         sections: list[Section] = []
         slabs: list[Slab] = []
