@@ -165,6 +165,133 @@ def detector_command(
 # ---------------------------------------------------------------- dataset commands (inspect, show)
 # (section owned by data/showerfile.py + plots.py)
 
+_LAYER_ROWS = 10  # rows of the per-layer table; more layers wrap into side-by-side blocks
+_LAYER_ENTRIES = 60  # most entries of the per-layer table; beyond this neighbouring layers are averaged
+
+
+def _layer_table(name: str, means: list[float]) -> object:
+    """Rich table of per-layer mean energies, wrapped into blocks and grouped when long."""
+    import math
+
+    from rich.table import Table
+
+    size = max(1, math.ceil(len(means) / _LAYER_ENTRIES))
+    entries = []
+    for start in range(0, len(means), size):
+        chunk = means[start: start + size]
+        label = str(start) if len(chunk) == 1 else f"{start}-{start + len(chunk) - 1}"
+        entries.append((label, sum(chunk) / len(chunk)))
+    blocks = math.ceil(len(entries) / _LAYER_ROWS)
+    caption = f"mean over {size} neighbouring layers per entry" if size > 1 else None
+    table = Table(title=f"{name}: mean energy per layer (MeV)", caption=caption)
+    for _ in range(blocks):
+        table.add_column("layer", justify="right", style="dim")
+        table.add_column("MeV", justify="right")
+    rows = min(len(entries), _LAYER_ROWS)
+    for row in range(rows):
+        cells: list[str] = []
+        for block in range(blocks):
+            index = block * rows + row
+            cells += [entries[index][0], f"{entries[index][1]:.4g}"] if index < len(entries) else ["", ""]
+        table.add_row(*cells)
+    return table
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A calolab shower file (.h5).")],
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of tables.")] = False,
+) -> None:
+    """Summarise a shower file: metadata, sections, per-layer mean energy and totals (MeV).
+
+    Example: ``calolab inspect electrons.h5``, ``calolab inspect electrons.h5 --json | jq .totals``.
+    """
+    import json
+
+    from rich.table import Table
+
+    from calolab.data.showerfile import ShowerFile, summarize
+
+    with ShowerFile(file) as showers:
+        summary = summarize(showers)
+    if json_:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="bold")
+    info.add_column()
+    gun = summary["gun"]
+    rows = [
+        ("file", summary["path"]),
+        ("events", str(summary["n_events"])),
+        ("detector", summary["detector"]),
+        ("engine", f"{summary['engine']} {summary['engine_version']}"),
+        ("seed", "none" if summary["seed"] is None else str(summary["seed"])),
+        ("created", summary["created"]),
+        ("calolab", f"{summary['calolab_version']} (format version {summary['format_version']})"),
+        ("gun", "unknown" if gun is None else json.dumps(gun) if not isinstance(gun, str) else gun),
+    ]
+    rows += [(key, str(value)) for key, value in summary["attrs"].items()]
+    for key, value in rows:
+        info.add_row(key, value)
+    console.print(info)
+    if summary["detector_error"]:
+        console.print(f"[yellow]note:[/] the stored detector cannot be rebuilt: {summary['detector_error']}")
+    sections = Table(title="sections")
+    for column, justify in (("section", "left"), ("layers", "right"), ("cells x, y", "right"),
+                            ("cell size (mm)", "right"), ("mean energy (MeV)", "right")):
+        sections.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for name, section in summary["sections"].items():
+        layers, ny, nx = section["shape"]
+        size = "?" if section["cell_size"] is None else "{:g} x {:g}".format(*section["cell_size"])
+        sections.add_row(name, str(layers), f"{nx} x {ny}", size, f"{sum(section['layer_means']):.4g}")
+    console.print(sections)
+    for name, section in summary["sections"].items():
+        console.print(_layer_table(name, section["layer_means"]))
+    totals = summary["totals"]
+    if summary["n_events"]:
+        leakage = ", ".join(f"{key} {value:.4g}" for key, value in totals["leakage_mean"].items())
+        console.print(f"active energy per event: mean {totals['active_mean']:.4g} MeV, "
+                      f"std {totals['active_std']:.4g} MeV")
+        console.print(f"mean leakage per event (MeV): {leakage}")
+    else:
+        console.print("the file holds no events")
+
+
+@app.command("show")
+def show_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A calolab shower file (.h5).")],
+    event: Annotated[int, typer.Option("--event", "-e", help="Index of the event to draw (0 = first).")] = 0,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at run time)
+        typer.Option("--output", "-o", help="PNG to write; default <file stem>_event<N>.png beside FILE."),
+    ] = None,
+    style: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="mplhep style (ATLAS, CMS, LHCb2, ROOT); matplotlib's default when not given."),
+    ] = None,
+) -> None:
+    """Draw one event: per-layer transverse energy maps of every section and the longitudinal profile.
+
+    Example: ``calolab show electrons.h5 --event 3``, ``calolab show electrons.h5 -e 0 -o ev0.png``.
+    """
+    from calolab.data.showerfile import ShowerFile
+    from calolab.errors import DatasetError
+    from calolab.plots import plot_event
+
+    with ShowerFile(file) as showers:
+        n = showers.n_events
+        if not 0 <= event < n:
+            what = "holds no events" if n == 0 else f"has {n} events: choose --event from 0 to {n - 1}"
+            msg = f"event {event} is out of range: {file} {what}"
+            raise typer.BadParameter(msg, param_hint="--event")
+        path = output if output is not None else file.with_name(f"{file.stem}_event{event}.png")
+        if not path.parent.is_dir():
+            msg = f"folder {path.parent} does not exist: create it or choose another -o"
+            raise DatasetError(msg)
+        plot_event(showers, showers.detector, event, path=path, style=style)
+    typer.echo(str(path))
+
 
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
