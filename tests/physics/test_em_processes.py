@@ -128,3 +128,21 @@ def test_scattering_angle_small_angle_limit():
     # very wide steps become isotropic: <cos> = 0
     wide = np.array([sample_scattering_cos(state, 20.0) for _ in range(20_000)])
     assert abs(wide.mean()) < 0.02
+
+
+@pytest.mark.parametrize("shape", [0.3, 2.0, 50.0])
+def test_gamma_sampler_matches_scipy(shape):
+    from calolab.sim.mc.rng import gamma
+
+    state = _state(21)
+    samples = np.array([gamma(state, shape) for _ in range(20_000)])
+    assert stats.kstest(samples, stats.gamma(shape).cdf).pvalue > 1e-3
+
+
+def test_straggling_variance_is_bohrs():
+    # Bohr: Omega^2 = 2 pi r_e^2 m_e n_el T_c s (1 - beta^2/2) / beta^2; for beta -> 1 the bracket is 1/2
+    from calolab.physics.em.ionisation import straggling_variance
+
+    n_el, cut, step = 7.0e20, 0.4, 0.5
+    expected = 2.0 * np.pi * CLASSICAL_ELECTRON_RADIUS**2 * ELECTRON_MASS * n_el * cut * step * 0.5
+    assert straggling_variance(1.0e5, cut, False, n_el, step) == pytest.approx(expected, rel=1e-4)

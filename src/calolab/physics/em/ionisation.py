@@ -17,7 +17,12 @@ from numba import njit
 
 from calolab.physics.constants import AVOGADRO, CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
 
-__all__ = ["density_effect_parameters", "density_effect", "restricted_collision_stopping_power"]
+__all__ = [
+    "density_effect_parameters",
+    "density_effect",
+    "restricted_collision_stopping_power",
+    "straggling_variance",
+]
 
 _LN10 = np.log(10.0)
 
@@ -99,3 +104,20 @@ def restricted_collision_stopping_power(
     dedx -= density_effect(bg2, c, x0, x1, a)
     dedx *= 2.0 * np.pi * CLASSICAL_ELECTRON_RADIUS**2 * ELECTRON_MASS * electron_density / beta2
     return max(dedx, 0.0)
+
+
+@njit(cache=True)
+def straggling_variance(kinetic_energy, cut, positron, electron_density, step):
+    """Variance (MeV^2) of the restricted energy loss over ``step`` (mm): Bohr's formula with the
+    maximum transfer replaced by the delta-ray cut (Geant4 Physics Reference Manual, "Gaussian
+    fluctuation")::
+
+        Omega^2 = 2 pi r_e^2 m_e n_el (T_c s / beta^2) (1 - beta^2 / 2)
+    """
+    tau = kinetic_energy / ELECTRON_MASS
+    gamma = tau + 1.0
+    beta2 = tau * (tau + 2.0) / (gamma * gamma)
+    max_transfer = kinetic_energy if positron else 0.5 * kinetic_energy
+    t_cut = min(cut, max_transfer)
+    return (2.0 * np.pi * CLASSICAL_ELECTRON_RADIUS**2 * ELECTRON_MASS * electron_density
+            * t_cut * step / beta2 * (1.0 - 0.5 * beta2))

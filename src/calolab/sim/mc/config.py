@@ -24,6 +24,8 @@ class TransportConfig(BaseModel):
         step_range_fraction: a charged step is at most this fraction of the residual range
             (Geant4 dRoverRange = 0.2) ...
         final_range: ... but never shorter than this (or the residual range), mm.
+        energy_loss_fluctuations: sample the continuous loss of each step around its mean
+            (Bohr variance below the delta-ray cut); off gives the mean loss.
         max_stack: capacity of the particle stack per event.
     """
 
@@ -36,4 +38,5 @@ class TransportConfig(BaseModel):
     range_rejection_energy: float = Field(2.0, ge=0.0)
     step_range_fraction: float = Field(0.2, gt=0.0, le=1.0)
     final_range: float = Field(0.1, gt=0.0)
+    energy_loss_fluctuations: bool = True
     max_stack: int = Field(100_000, ge=100)

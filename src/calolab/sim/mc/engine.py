@@ -67,9 +67,9 @@ class MonteCarloEngine:
             *geometry.kernel_arguments(),
             tables.values, tables.element_z, tables.element_density, tables.element_z_third_inv,
             tables.element_z_zxi, tables.element_ln_z, tables.element_coulomb, tables.n_elements,
-            tables.radiation_length, tables.electron_cut, tables.photon_cut,
+            tables.radiation_length, tables.electron_cut, tables.photon_cut, tables.electron_density,
             cfg.electron_tracking_cut, cfg.photon_tracking_cut, cfg.range_rejection_energy,
-            cfg.step_range_fraction, cfg.final_range, cfg.max_stack,
+            cfg.step_range_fraction, cfg.final_range, cfg.max_stack, cfg.energy_loss_fluctuations,
             active, passive, leakage, dead,
         )
         if overflows:

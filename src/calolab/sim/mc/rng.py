@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["new_state", "seed_state", "uniform", "uniform_open", "normal", "exponential"]
+__all__ = ["new_state", "seed_state", "uniform", "uniform_open", "normal", "exponential", "gamma"]
 
 _INV_2_53 = 1.0 / 9007199254740992.0
 
@@ -77,3 +77,22 @@ def normal(state):
 def exponential(state):
     """An exponential deviate of unit mean."""
     return -np.log(uniform_open(state))
+
+
+@njit(cache=True)
+def gamma(state, shape):
+    """A gamma deviate of unit scale (Marsaglia & Tsang, ACM TOMS 26 (2000) 363)."""
+    if shape < 1.0:
+        # boost: Gamma(a) = Gamma(a + 1) U^(1/a)
+        return gamma(state, shape + 1.0) * uniform_open(state) ** (1.0 / shape)
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = normal(state)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform_open(state)
+        if np.log(u) < 0.5 * x * x + d - d * v + d * np.log(v):
+            return d * v

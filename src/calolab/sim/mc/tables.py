@@ -52,7 +52,8 @@ class PhysicsTables:
         element_z, element_density, element_z_third_inv, element_z_zxi, element_ln_z, element_coulomb:
             ``(materials, MAX_ELEMENTS)`` element data; ``element_density`` in atoms/mm^3 (0 pads).
         n_elements: ``(materials,)`` int64.
-        radiation_length: mm; electron_cut, photon_cut: production cuts, MeV; ``(materials,)``.
+        radiation_length: mm; electron_cut, photon_cut: production cuts, MeV; electron_density:
+            electrons/mm^3; ``(materials,)``.
     """
 
     energy: np.ndarray
@@ -67,6 +68,7 @@ class PhysicsTables:
     radiation_length: np.ndarray
     electron_cut: np.ndarray
     photon_cut: np.ndarray
+    electron_density: np.ndarray
 
 
 def energy_grid() -> np.ndarray:
@@ -226,4 +228,5 @@ def build_tables(materials: list[Material], config: TransportConfig) -> PhysicsT
         element_z_third_inv=el["z3"], element_z_zxi=el["zz"], element_ln_z=el["lnz"],
         element_coulomb=el["fc"], n_elements=n_elements, radiation_length=x0,
         electron_cut=e_cuts, photon_cut=g_cuts,
+        electron_density=np.array([material.electron_density for material in materials]),
     )

@@ -9,7 +9,7 @@ its section's cell grid):
 * electrons and positrons take condensed steps limited by the next discrete interaction
   (bremsstrahlung above the photon cut, Moller/Bhabha above the electron cut, annihilation),
   by a fraction of the residual range, and by the next boundary. Along a step they lose the
-  restricted continuous energy from the CSDA range table and are deflected by multiple
+  restricted continuous energy from the CSDA range table (with Bohr straggling) and are deflected by multiple
   scattering at a random hinge point, where the step's energy is deposited.
 
 Energy is scored per cell in active or passive material; energy leaving the front, sides or
@@ -25,11 +25,12 @@ from calolab.physics.constants import ELECTRON_MASS
 from calolab.physics.em.annihilation import sample_annihilation
 from calolab.physics.em.bremsstrahlung import bremsstrahlung_bound, bremsstrahlung_dcs, sample_tsai_angle
 from calolab.physics.em.compton import sample_compton
+from calolab.physics.em.ionisation import straggling_variance
 from calolab.physics.em.moller_bhabha import delta_ray_cos_theta, sample_bhabha, sample_moller
 from calolab.physics.em.multiple_scattering import highland_theta0, sample_scattering_cos
 from calolab.physics.em.pair import pair_bound, pair_dcs
 from calolab.physics.em.photoelectric import k_shell_binding_energy, photoelectric_cross_section
-from calolab.sim.mc.rng import exponential, seed_state, uniform
+from calolab.sim.mc.rng import exponential, gamma, seed_state, uniform
 from calolab.sim.mc.tables import (
     E_BREM,
     E_DEDX,
@@ -223,9 +224,10 @@ def transport_events(
     sec_nx, sec_ny, sec_cx, sec_cy, sec_offset,
     # physics tables
     values, el_z, el_dens, el_z3, el_zz, el_lnz, el_fc, n_elements, radiation_length, electron_cut, photon_cut,
+    electron_density,
     # transport parameters
     electron_tracking_cut, photon_tracking_cut, range_rejection_energy, step_range_fraction, final_range,
-    max_stack,
+    max_stack, fluctuations,
     # outputs (zeroed by the caller)
     out_active, out_passive, out_leakage, out_dead,
 ):
@@ -449,6 +451,14 @@ def transport_events(
                     rest = d2
                 path = first + rest
                 end_energy = _energy_from_range(values, m, row_range, residual - path)
+                mean_loss = energy - end_energy
+                if end_energy > 0.0 and mean_loss > 0.0 and fluctuations:
+                    # energy-loss straggling below the delta-ray cut: a gamma distribution with
+                    # the mean loss and Bohr's variance (positive and skewed like the real one)
+                    variance = straggling_variance(energy, electron_cut[m], positron, electron_density[m], path)
+                    shape = mean_loss * mean_loss / variance if variance > 0.0 else 1.0e30
+                    if shape < 1.0e4:
+                        end_energy = max(energy - gamma(state, shape) * mean_loss / shape, 0.0)
                 _deposit(event, energy - end_energy, hxp, hyp, s, slab_section, slab_layer, slab_active,
                          slab_hx, slab_hy, sec_nx, sec_ny, sec_cx, sec_cy, sec_offset, out_active,
                          out_passive, out_dead)
