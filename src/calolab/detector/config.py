@@ -33,7 +33,7 @@ from typing import Annotated, Any
 import tomli_w
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from calolab.errors import ConfigError
+from calolab.errors import ConfigError, FieldError, format_validation_error
 from calolab.physics.materials import get_material
 
 __all__ = [
@@ -47,14 +47,6 @@ __all__ = [
     "config_to_toml",
     "read_config",
 ]
-
-
-class _FieldError(ValueError):
-    """A model-level problem that belongs to one named field (so the message names it)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # ------------------------------------------------------------------ field validators
@@ -152,18 +144,18 @@ class LayerConfig(_Model):
             if self.absorber is not None or self.active is not None:
                 field = "absorber" if self.absorber is not None else "active"
                 msg = "give either `slabs` or `absorber`/`active`, not both: remove one form"
-                raise _FieldError(field, msg)
+                raise FieldError(field, msg)
             if not self.slabs:
-                raise _FieldError("slabs", "must list at least one slab")
+                raise FieldError("slabs", "must list at least one slab")
             if not any(slab.active for slab in self.slabs):
                 msg = "no slab is active: mark the sensitive slab with `active = true`"
-                raise _FieldError("slabs", msg)
+                raise FieldError("slabs", msg)
         elif self.active is None:
             msg = (
                 "missing `active`: every layer needs a sensitive slab, e.g. "
                 '`active = { material = "Si", thickness = 0.5 }`, or use `slabs = [...]`'
             )
-            raise _FieldError("active", msg)
+            raise FieldError("active", msg)
         return self
 
     def slab_list(self) -> tuple[SlabConfig, ...]:
@@ -208,7 +200,7 @@ class CalorimeterConfig(_Model):
                     f"sections[{index}].name: duplicate section name {section.name!r} "
                     f"(already used by sections[{seen[section.name]}]): give each section its own name"
                 )
-                raise _FieldError("", msg)
+                raise FieldError("", msg)
             seen[section.name] = index
         first_gap = self.sections[0].gap_before
         if first_gap is not None and first_gap.thickness > 0:
@@ -216,21 +208,11 @@ class CalorimeterConfig(_Model):
                 "sections[0].gap_before: the first section starts the detector at z = 0, so it cannot have "
                 f"a gap in front (got {first_gap.thickness:g} mm): remove it"
             )
-            raise _FieldError("", msg)
+            raise FieldError("", msg)
         return self
 
 
 # ------------------------------------------------------------------ errors, reading, writing
-
-
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def _pair_field(loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
@@ -241,37 +223,15 @@ def _pair_field(loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
     return None
 
 
-def _format_errors(error: ValidationError, source: str | None) -> str:
-    lines = []
-    for item in error.errors():
-        loc = tuple(item["loc"])
-        cause = (item.get("ctx") or {}).get("error")
-        if isinstance(cause, _FieldError):
-            if not cause.field:  # the message already names its path
-                lines.append(str(cause))
-                continue
-            loc = (*loc, cause.field)
-            message = str(cause)
-        elif isinstance(cause, Exception):
-            message = str(cause)
-        elif _pair_field(loc) is not None and item["type"] in ("missing", "too_long", "tuple_type"):
-            loc = _pair_field(loc) or loc
-            unit = "counts >= 1" if loc[-1] == "cells" else "sizes in mm > 0"
-            message = f"must be a pair [x, y] of {unit}, e.g. [18, 18]"
-        elif item["type"] == "missing":
-            message = "missing required field"
-        elif item["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r}: check the spelling"
-        else:
-            message = f"{item['msg']} (value: {item.get('input')!r})"
-        path = _format_location(loc)
-        line = f"{path}: {message}" if path else message
-        if line not in lines:
-            lines.append(line)
-    prefix = f"{source}: " if source else ""
-    if len(lines) == 1:
-        return prefix + lines[0]
-    return f"{prefix}{len(lines)} problems in the detector config:\n  " + "\n  ".join(lines)
+def _describe_pair(
+    item: dict[str, Any], loc: tuple[int | str, ...]
+) -> tuple[tuple[int | str, ...], str] | None:
+    """A clearer message for a malformed ``cells`` / ``cell_size`` pair."""
+    pair = _pair_field(loc)
+    if pair is None or item["type"] not in ("missing", "too_long", "tuple_type"):
+        return None
+    unit = "counts >= 1" if pair[-1] == "cells" else "sizes in mm > 0"
+    return pair, f"must be a pair [x, y] of {unit}, e.g. [18, 18]"
 
 
 def config_from_dict(data: dict[str, Any], source: str | None = None) -> CalorimeterConfig:
@@ -283,7 +243,8 @@ def config_from_dict(data: dict[str, Any], source: str | None = None) -> Calorim
     try:
         return CalorimeterConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, source)) from None
+        raise ConfigError(format_validation_error(error, what="detector config", source=source,
+                                                  describe=_describe_pair)) from None
 
 
 def read_config(text_or_path: str | Path, source: str | None = None) -> CalorimeterConfig:
