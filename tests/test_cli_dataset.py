@@ -9,26 +9,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
+from cli_runner import run
 
-from calolab import cli
 from calolab.data.showerfile import write_showers
 from calolab.detector import load_detector
 from calolab.errors import DatasetError
 from calolab.sim.events import Deposits, Primaries
-
-
-def run(*args: str) -> tuple[int, str, BaseException | None]:
-    wrapper = typer.Typer()  # mount the app as a sub-group so commands are addressed by name
-    wrapper.add_typer(cli.app, name="calolab")
-    result = CliRunner().invoke(wrapper, ["calolab", *args])
-    return result.exit_code, result.output, result.exception
-
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "width", 200)
 
 
 @pytest.fixture

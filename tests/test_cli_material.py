@@ -6,25 +6,11 @@ import json
 import sys
 
 import pytest
-import typer
-from typer.testing import CliRunner
+from cli_runner import run
 
 from calolab import cli
 from calolab.errors import MaterialError
 from calolab.physics.materials import list_materials
-
-
-def run(*args: str) -> tuple[int, str, BaseException | None]:
-    # mount the app as a sub-group so "material" is addressed by name however many commands exist
-    wrapper = typer.Typer()
-    wrapper.add_typer(cli.app, name="calolab")
-    result = CliRunner().invoke(wrapper, ["calolab", *args])
-    return result.exit_code, result.output, result.exception
-
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "width", 200)
 
 
 def test_table() -> None:

@@ -162,6 +162,113 @@ def detector_command(
 # ---------------------------------------------------------------- simulate / demo commands
 # (section owned by sim/gun.py + sim/campaign.py)
 
+
+def _compression(name: str) -> str | None:
+    return None if name.lower() == "none" else name
+
+
+@app.command("simulate")
+def simulate_command(
+    detector: Annotated[str, typer.Option("--detector", "-d", help="Preset name (calolab detector --list) or .toml path.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Shower file to write (.h5); its folder must exist.")],
+    particle: Annotated[str, typer.Option("--particle", "-p", help="e-, e+ or gamma.")] = "e-",
+    energy: Annotated[
+        str, typer.Option("--energy", "-E", help="Kinetic energy: '10GeV', '10-100GeV' (uniform), 'log:1-1000GeV'.")
+    ] = "10GeV",
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Number of events.")] = 1000,
+    theta: Annotated[str, typer.Option(help="Polar angle to the detector axis, degrees: '0', '0-10'.")] = "0",
+    phi: Annotated[str, typer.Option(help="Azimuth, degrees: '0', '0-360'.")] = "0",
+    position: Annotated[str, typer.Option(help="Impact point 'x,y' on the front face, mm or with units.")] = "0,0",
+    spread: Annotated[str, typer.Option(help="Impact-point spread: sigma (gaussian) or half-width, e.g. '5mm'.")] = "0mm",
+    spread_shape: Annotated[str, typer.Option(help="gaussian or uniform.")] = "gaussian",
+    particles_per_event: Annotated[int, typer.Option(min=1, help="Independent particles per event.")] = 1,
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Campaign seed; the same seed and shard size give the same file. Default: fresh."),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="Simulation engine: mc (the calolab Monte Carlo).")] = "mc",
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Local processes (or Dask workers).")] = 1,
+    scheduler: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Run the shards on Dask: 'local' (a LocalCluster of --workers) or tcp://host:8786."),
+    ] = None,
+    shard_size: Annotated[int, typer.Option(min=1, help="Events per shard (with the seed it fixes the events).")] = 100,
+    compression: Annotated[str, typer.Option(help="gzip, blosc (zstd) or none.")] = "gzip",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Simulate showers into an HDF5 shower file, with a progress bar.
+
+    Everything is checked before the first shower: the gun, the detector, the engine and the output
+    path. The file appears only when complete. Example:
+
+    ``calolab simulate -d clic -p e- -E 10-100GeV -n 1000 -o electrons.h5 --seed 1 -j 2``
+    """
+    import time
+
+    from calolab.sim.campaign import Campaign
+    from calolab.sim.gun import make_gun
+
+    gun = make_gun(particle=particle, energy=energy, theta=theta, phi=phi, position=position, spread=spread,
+                   spread_shape=spread_shape, particles_per_event=particles_per_event)
+    campaign = Campaign(detector, gun, n, seed=seed, engine=engine, shard_size=shard_size, workers=workers,
+                        scheduler=scheduler)
+    if not quiet:
+        error_console.print(campaign.describe())
+    start = time.perf_counter()
+    path = campaign.write(output, overwrite=overwrite, compression=_compression(compression), progress=not quiet)
+    seconds = time.perf_counter() - start
+    error_console.print(f"wrote {n} events to {path} in {seconds:.1f} s ({n / seconds:.1f} events/s); "
+                        f"look at it with: calolab inspect {path}")
+    typer.echo(str(path))
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo files (created).")] = Path(
+        "demo-output"
+    ),
+    n: Annotated[int, typer.Option("--n", "-n", min=40, help="Electrons to simulate.")] = 400,
+    seed: Annotated[int, typer.Option(help="Campaign seed.")] = 2026,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--workers", "-j", min=1, help="Local processes; default: the CPU count, at most 4."),
+    ] = None,
+) -> None:
+    """Run the demo: e- of 10-50 GeV in the calice-siw preset -> shower file, event display, response plot.
+
+    Prints the sampling fraction and the fitted stochastic term next to the published value.
+    Example: ``calolab demo -o demo-output``.
+    """
+    import os
+    import time
+
+    from rich.table import Table
+
+    from calolab.demo import DEMO_DETECTOR, run_demo
+
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    console.print(f"calolab demo: {n} electrons of 10-50 GeV into {DEMO_DETECTOR} on {workers} process(es)")
+    start = time.perf_counter()
+    result = run_demo(output, n_events=n, seed=seed, workers=workers, progress=True)
+    seconds = time.perf_counter() - start
+    table = Table(title=f"{DEMO_DETECTOR}: e- resolution", caption="calibrated energy")
+    table.add_column("beam energy (GeV)", justify="right")
+    table.add_column("sigma/E (%)", justify="right")
+    for energy, value, error in zip(result.bin_centres_gev, result.resolution, result.resolution_error, strict=True):
+        table.add_row(f"{energy:.1f}", f"{value * 100:.2f} +- {error * 100:.2f}")
+    console.print(table)
+    console.print(f"response: weighted Si energy = {result.sampling_fraction * 100:.3f}% of the beam energy")
+    if result.fit is not None:
+        fit = result.fit
+        console.print(f"fit: a = {fit.a * 100:.1f} +- {fit.a_error * 100:.1f} %/sqrt(GeV), c = {fit.c * 100:.2f} "
+                      f"+- {fit.c_error * 100:.2f} %  (CALICE published: a = 16.6%, c = 1.1%)")
+    console.print(f"done in {seconds:.0f} s. Files:")
+    for label, path in (("showers", result.showers), ("event display", result.event_display),
+                        ("response and resolution", result.response_plot)):
+        console.print(f"  {label:<24} {path}")
+    console.print(f"next: calolab inspect {result.showers}   |   calolab show {result.showers} --event 1")
+
 # ---------------------------------------------------------------- dataset commands (inspect, show)
 # (section owned by data/showerfile.py + plots.py)
 

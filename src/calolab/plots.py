@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 
+from calolab.data.atomic import atomic_path
 from calolab.errors import ConfigError
 from calolab.sim.events import Deposits, Primaries
 from calolab.units import format_energy
@@ -365,5 +366,6 @@ def plot_event(
         written = None
         if path is not None:
             written = Path(path)
-            figure.savefig(written, dpi=dpi)
+            with atomic_path(written) as temporary:
+                figure.savefig(temporary, format=written.suffix.lstrip(".") or "png", dpi=dpi)
     return EventDisplay(figure, (by_layer, by_depth), layer_axes, written)

@@ -198,6 +198,18 @@ class Section:
         """Depth of the layers in lambda_I (without the gap)."""
         return sum(layer.interaction_lengths for layer in self.layers)
 
+    def sampling_weights(self) -> np.ndarray:
+        """Per-layer weights for the energy sum of a sampling section, shape ``(n_layers,)``.
+
+        Each layer's weight is the depth in X0 of its passive slabs relative to the first layer's,
+        so a stack with twice the absorber per layer counts twice (CALICE Si-W: 1 : 2 : 3). A
+        homogeneous section, or one without absorber in its first layer, gets all ones.
+        """
+        passive = np.array([sum(s.radiation_lengths for s in layer.slabs if not s.active) for layer in self.layers])
+        if passive.size == 0 or passive[0] <= 0.0:
+            return np.ones(self.n_layers)
+        return passive / passive[0]
+
     def layer_z_centres(self) -> np.ndarray:
         """Geometric centre of each readout layer along z (mm), shape ``(n_layers,)``."""
         return np.array([(layer.z_front + layer.z_back) / 2 for layer in self.layers])

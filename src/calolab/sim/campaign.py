@@ -1,0 +1,337 @@
+"""Sharded generation: many events, in one process, in local processes, or on a Dask cluster.
+
+A campaign of ``n_events`` is cut into shards of ``shard_size`` events. Shard ``k`` draws its
+primaries from ``SeedSequence(seed, spawn_key=(k, 0))`` and hands the engine
+``SeedSequence(seed, spawn_key=(k, 1))``, so a shard depends only on (seed, k, its size): any
+shard can be regenerated alone, bit for bit, and the result does not depend on how many
+workers ran it or in which order they finished. Shards are written in index order.
+
+Where the shards run:
+
+* ``workers=1`` (default): in this process;
+* ``workers=N``: N local processes (``spawn``ed, so it is safe alongside numba and threads);
+* ``scheduler="local"``: a Dask ``LocalCluster`` of ``workers`` processes started for the run;
+* ``scheduler="tcp://host:8786"``: an existing Dask cluster (its workers need calolab installed).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from calolab.detector.geometry import Calorimeter, load_detector
+from calolab.errors import ConfigError
+from calolab.sim.engine import Engine, get_engine
+from calolab.sim.events import Deposits
+from calolab.sim.gun import Gun, GunConfig, make_gun
+
+__all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "Shard",
+    "Campaign",
+    "plan_shards",
+    "shard_seeds",
+    "simulate_shard",
+    "random_seed",
+    "simulate",
+]
+
+#: events per shard unless told otherwise: small enough for a smooth progress bar and
+#: little memory per worker, large enough that scheduling costs nothing
+DEFAULT_SHARD_SIZE = 100
+#: how long to keep trying to reach a Dask scheduler before giving up
+SCHEDULER_TIMEOUT = "20s"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Events ``[start, start + n_events)`` of a campaign, generated as shard ``index``."""
+
+    index: int
+    start: int
+    n_events: int
+
+
+def plan_shards(n_events: int, shard_size: int = DEFAULT_SHARD_SIZE) -> list[Shard]:
+    """Cut ``n_events`` into shards of ``shard_size`` (the last one may be shorter)."""
+    if n_events < 0:
+        msg = f"the number of events must be >= 0, got {n_events}"
+        raise ConfigError(msg)
+    if shard_size < 1:
+        msg = f"the shard size must be >= 1 event, got {shard_size}"
+        raise ConfigError(msg)
+    return [Shard(k, start, min(shard_size, n_events - start))
+            for k, start in enumerate(range(0, n_events, shard_size))]
+
+
+def shard_seeds(seed: int, index: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The (gun, engine) seed sequences of shard ``index`` of a campaign seeded with ``seed``."""
+    return (np.random.SeedSequence(seed, spawn_key=(index, 0)),
+            np.random.SeedSequence(seed, spawn_key=(index, 1)))
+
+
+def random_seed() -> int:
+    """A fresh seed from the OS, in [0, 2**63) so shower files can store it."""
+    return int(np.random.SeedSequence().entropy % (1 << 63))
+
+
+def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any], engine: str | Engine,
+                   seed: int, shard: Shard) -> Deposits:
+    """Generate one shard; a pure function of its arguments, so it runs anywhere (processes, Dask).
+
+    Args:
+        detector: the detector, or its TOML text (what crosses to other processes).
+        gun: the gun config (or its dict).
+        engine: an engine or its spec (``"mc"``).
+        seed: the campaign seed.
+        shard: which shard.
+    """
+    if not isinstance(detector, Calorimeter):
+        detector = Calorimeter.from_toml(detector)
+    gun_seed, engine_seed = shard_seeds(seed, shard.index)
+    primaries = make_gun(gun).generate(shard.n_events, np.random.default_rng(gun_seed))
+    return get_engine(engine).simulate(primaries, detector, engine_seed)
+
+
+class _Submitter(Protocol):  # concurrent.futures.Executor and dask.distributed.Client both fit
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class _InProcess:
+    """Runs each submitted call at once; its 'future' is the result itself."""
+
+    class _Done:
+        def __init__(self, value: Deposits) -> None:
+            self.value = value
+
+        def result(self) -> Deposits:
+            return self.value
+
+    def submit(self, fn: Callable[..., Deposits], /, *args: Any, **kwargs: Any) -> _Done:
+        return self._Done(fn(*args, **kwargs))
+
+
+@contextmanager
+def _dask_client(scheduler: str, workers: int) -> Iterator[_Submitter]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as error:  # pragma: no cover - dask is a core dependency
+        msg = "running on a Dask cluster needs dask.distributed: pip install 'dask[distributed]'"
+        raise ConfigError(msg) from error
+    with ExitStack() as stack:
+        if scheduler == "local":
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,
+            ))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout=SCHEDULER_TIMEOUT))
+            except OSError as error:
+                msg = f"cannot reach the Dask scheduler at {scheduler!r}: {error} (is it running?)"
+                raise ConfigError(msg) from None
+        yield client
+
+
+class Campaign:
+    """A planned generation: detector, gun, engine, number of events, seed and where to run.
+
+    Args:
+        detector: a :class:`Calorimeter`, a preset name or a detector ``.toml`` path.
+        gun: a :class:`GunConfig`, a dict of its fields, or a :class:`Gun`.
+        n_events: events to generate, >= 0.
+        seed: campaign seed; ``None`` draws one from the OS (kept in :attr:`seed` and the file).
+        engine: engine spec (``"mc"``) or an :class:`Engine`.
+        shard_size: events per shard; with the seed it fixes the result (see module docs).
+        workers: local processes (or Dask workers with ``scheduler="local"``), >= 1.
+        scheduler: ``None`` (no Dask), ``"local"`` or the address of a Dask scheduler.
+    """
+
+    def __init__(
+        self,
+        detector: Calorimeter | str | os.PathLike[str],
+        gun: GunConfig | Gun | dict[str, Any],
+        n_events: int,
+        *,
+        seed: int | None = None,
+        engine: str | Engine = "mc",
+        shard_size: int = DEFAULT_SHARD_SIZE,
+        workers: int = 1,
+        scheduler: str | None = None,
+    ) -> None:
+        self.detector = detector if isinstance(detector, Calorimeter) else load_detector(detector)
+        self.gun = gun if isinstance(gun, Gun) else make_gun(gun)
+        self.shards = plan_shards(n_events, shard_size)
+        self.n_events = n_events
+        self.shard_size = shard_size
+        if seed is not None and not 0 <= int(seed) < (1 << 63):
+            msg = f"the seed must be an integer in [0, 2**63), got {seed}"
+            raise ConfigError(msg)
+        self.seed = random_seed() if seed is None else int(seed)
+        self.engine = get_engine(engine)  # fails early on an unknown engine
+        self._engine_spec: str | Engine = engine if isinstance(engine, str) else self.engine
+        if workers < 1:
+            msg = f"workers must be >= 1, got {workers}"
+            raise ConfigError(msg)
+        self.workers = workers
+        self.scheduler = scheduler
+
+    # ------------------------------------------------------------ running
+
+    def _executor(self) -> AbstractContextManager[_Submitter]:
+        if self.scheduler is not None:
+            return _dask_client(self.scheduler, self.workers)
+        if self.workers > 1 and len(self.shards) > 1:
+            context = multiprocessing.get_context("spawn")
+            return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return nullcontext(_InProcess())
+
+    def run(self, on_shard: Callable[[Deposits], None] | None = None) -> Iterator[Deposits]:
+        """Generate the shards and yield them in index order (at most ~2 per worker in flight).
+
+        Args:
+            on_shard: called with each shard's deposits as it is yielded (progress bars).
+        """
+        gun = self.gun.config.model_dump(mode="json")
+        detector_toml = self.detector.to_toml()
+        window = 2 * self.workers if (self.workers > 1 or self.scheduler) else 1
+        with self._executor() as executor:
+            pending: deque[Any] = deque()
+            shards = iter(self.shards)
+
+            def submit_next() -> None:
+                shard = next(shards, None)
+                if shard is not None:
+                    detector = self.detector if isinstance(executor, _InProcess) else detector_toml
+                    pending.append(executor.submit(simulate_shard, detector, gun, self._engine_spec,
+                                                   self.seed, shard))
+
+            for _ in range(window):
+                submit_next()
+            while pending:
+                deposits = pending.popleft().result()
+                submit_next()
+                if on_shard is not None:
+                    on_shard(deposits)
+                yield deposits
+
+    def simulate(self, progress: bool = False) -> Deposits:
+        """All events in memory (one :class:`Deposits`)."""
+        with _progress(self, progress) as advance:
+            parts = list(self.run(advance))
+        if not parts:
+            return simulate_shard(self.detector, self.gun.config, self.engine, self.seed, Shard(0, 0, 0))
+        return Deposits.concatenate(parts)
+
+    def write(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        compression: str | None = "gzip",
+        progress: bool = False,
+    ) -> Path:
+        """Generate into a shower file, shard by shard; the file appears only when complete.
+
+        The file records the detector, gun, engine, seed and shard size, so it can be regenerated.
+
+        Raises:
+            DatasetError: the output folder is missing or the file exists (checked before any
+                simulation starts).
+        """
+        from calolab.data.showerfile import ShowerFileWriter
+
+        writer = ShowerFileWriter(
+            path, self.detector, gun=self.gun.to_dict(), engine=self.engine.name,
+            engine_version=self.engine.version, seed=self.seed, compression=compression, overwrite=overwrite,
+            attrs={"shard_size": self.shard_size},
+        )
+        with writer, _progress(self, progress) as advance:
+            for deposits in self.run(advance):
+                writer.append(deposits)
+        return writer.path
+
+    def describe(self) -> str:
+        where = (f"Dask {self.scheduler} ({self.workers} workers)" if self.scheduler
+                 else f"{self.workers} process{'es' if self.workers > 1 else ''}")
+        return (f"{self.n_events} events of {self.gun.config.describe()} in {self.detector.name} "
+                f"with engine {self.engine.name}, seed {self.seed}, {len(self.shards)} shards on {where}")
+
+
+@contextmanager
+def _progress(campaign: Campaign, enabled: bool) -> Iterator[Callable[[Deposits], None] | None]:
+    """A rich progress bar counting events (and GeV simulated) while the campaign runs."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("simulating", total=campaign.n_events)
+
+        def advance(deposits: Deposits) -> None:
+            bar.advance(task, len(deposits))
+
+        yield advance
+
+
+def simulate(
+    detector: Calorimeter | str | os.PathLike[str],
+    gun: GunConfig | Gun | dict[str, Any] | None = None,
+    n: int = 100,
+    *,
+    seed: int | None = None,
+    engine: str | Engine = "mc",
+    workers: int = 1,
+    scheduler: str | None = None,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    progress: bool = False,
+    **gun_options: Any,
+) -> Deposits:
+    """Simulate ``n`` events and return them in memory.
+
+    >>> showers = simulate("calice-siw", particle="e-", energy="1GeV", n=2, seed=1)  # doctest: +SKIP
+    >>> showers.active["ECAL"].shape  # doctest: +SKIP
+    (2, 30, 18, 18)
+
+    Args:
+        detector: a :class:`Calorimeter`, a preset name (``"cms"``) or a detector ``.toml`` path.
+        gun: a :class:`GunConfig` / :class:`Gun` / dict; ``None`` builds one from ``gun_options``.
+        n: number of events.
+        seed: the seed (the same seed and shard size give the same events); ``None`` = fresh.
+        engine: ``"mc"`` (the calolab Monte Carlo) or another registered engine.
+        workers: local processes; with ``scheduler`` the Dask workers of a local cluster.
+        scheduler: ``None``, ``"local"`` (a Dask LocalCluster) or a Dask scheduler address.
+        shard_size: events per shard.
+        progress: show a progress bar.
+        **gun_options: :class:`GunConfig` fields (``particle="gamma", energy="10-100GeV"``), merged
+            over ``gun``.
+
+    Returns:
+        the deposits, events in order.
+    """
+    if isinstance(gun, Gun):
+        gun = gun.config
+    campaign = Campaign(detector, make_gun(gun, **gun_options), n, seed=seed, engine=engine,
+                        shard_size=shard_size, workers=workers, scheduler=scheduler)
+    return campaign.simulate(progress=progress)
