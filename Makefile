@@ -25,7 +25,6 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info src/*.egg-info

@@ -56,7 +56,8 @@ def main() -> dict:
     results["cms_ms_per_gev"] = max(cms)
     results["goal_met"] = max(cms) <= GOAL_MS_PER_GEV
     verdict = "met" if results["goal_met"] else "NOT met"
-    print(f"first call (compile/cache + tables): {results['first_call_s']:.1f} s; peak RSS {results['peak_rss_mb']:.0f} MB")
+    first_call, peak = results["first_call_s"], results["peak_rss_mb"]
+    print(f"first call (compile/cache + tables): {first_call:.1f} s; peak RSS {peak:.0f} MB")
     print(f"goal <= {GOAL_MS_PER_GEV} ms/GeV in cms: {verdict} (worst {max(cms):.3f} ms/GeV)")
     out = Path(__file__).parent / "results" / "em_shower.json"
     out.parent.mkdir(exist_ok=True)

@@ -169,7 +169,9 @@ def _compression(name: str) -> str | None:
 
 @app.command("simulate")
 def simulate_command(
-    detector: Annotated[str, typer.Option("--detector", "-d", help="Preset name (calolab detector --list) or .toml path.")],
+    detector: Annotated[
+        str, typer.Option("--detector", "-d", help="Preset name (calolab detector --list) or .toml path.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Shower file to write (.h5); its folder must exist.")],
     particle: Annotated[str, typer.Option("--particle", "-p", help="e-, e+ or gamma.")] = "e-",
     energy: Annotated[
@@ -179,7 +181,9 @@ def simulate_command(
     theta: Annotated[str, typer.Option(help="Polar angle to the detector axis, degrees: '0', '0-10'.")] = "0",
     phi: Annotated[str, typer.Option(help="Azimuth, degrees: '0', '0-360'.")] = "0",
     position: Annotated[str, typer.Option(help="Impact point 'x,y' on the front face, mm or with units.")] = "0,0",
-    spread: Annotated[str, typer.Option(help="Impact-point spread: sigma (gaussian) or half-width, e.g. '5mm'.")] = "0mm",
+    spread: Annotated[
+        str, typer.Option(help="Impact-point spread: sigma (gaussian) or half-width, e.g. '5mm'.")
+    ] = "0mm",
     spread_shape: Annotated[str, typer.Option(help="gaussian or uniform.")] = "gaussian",
     particles_per_event: Annotated[int, typer.Option(min=1, help="Independent particles per event.")] = 1,
     seed: Annotated[
@@ -199,8 +203,9 @@ def simulate_command(
 ) -> None:
     """Simulate showers into an HDF5 shower file, with a progress bar.
 
-    Everything is checked before the first shower: the gun, the detector, the engine and the output
-    path. The file appears only when complete. Example:
+    Gun, detector, engine and output path are checked before the first shower; the file appears when complete.
+
+    Example:
 
     ``calolab simulate -d clic -p e- -E 10-100GeV -n 1000 -o electrons.h5 --seed 1 -j 2``
     """

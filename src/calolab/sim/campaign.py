@@ -192,9 +192,9 @@ class Campaign:
     def _executor(self) -> AbstractContextManager[_Submitter]:
         if self.scheduler is not None:
             return _dask_client(self.scheduler, self.workers)
-        if self.workers > 1 and len(self.shards) > 1:
+        if self.local_processes > 1:
             context = multiprocessing.get_context("spawn")
-            return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            return ProcessPoolExecutor(max_workers=self.local_processes, mp_context=context)
         return nullcontext(_InProcess())
 
     def run(self, on_shard: Callable[[Deposits], None] | None = None) -> Iterator[Deposits]:
@@ -262,11 +262,18 @@ class Campaign:
                 writer.append(deposits)
         return writer.path
 
+    @property
+    def local_processes(self) -> int:
+        """Processes a run without a scheduler uses: never more than there are shards."""
+        return max(1, min(self.workers, len(self.shards)))
+
     def describe(self) -> str:
+        processes = self.local_processes
         where = (f"Dask {self.scheduler} ({self.workers} workers)" if self.scheduler
-                 else f"{self.workers} process{'es' if self.workers > 1 else ''}")
+                 else f"{processes} process{'es' if processes > 1 else ''}")
+        shards = f"{len(self.shards)} shard{'s' if len(self.shards) > 1 else ''}"
         return (f"{self.n_events} events of {self.gun.config.describe()} in {self.detector.name} "
-                f"with engine {self.engine.name}, seed {self.seed}, {len(self.shards)} shards on {where}")
+                f"with engine {self.engine.name}, seed {self.seed}, {shards} on {where}")
 
 
 @contextmanager

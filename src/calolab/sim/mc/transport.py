@@ -33,7 +33,6 @@ from calolab.physics.em.photoelectric import k_shell_binding_energy, photoelectr
 from calolab.sim.mc.rng import exponential, gamma, seed_state, uniform
 from calolab.sim.mc.tables import (
     E_BREM,
-    E_DEDX,
     E_MOLLER,
     E_RANGE,
     G_COMPTON,
