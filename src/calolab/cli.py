@@ -404,6 +404,132 @@ def show_command(
         plot_event(showers, showers.detector, event, path=path, style=style)
     typer.echo(str(path))
 
+# ---------------------------------------------------------------- windows command (CLIC/LCD files)
+# (section owned by data/windows.py + data/formats/lcd.py)
+
+
+def _window_sizes(defaults: dict[str, str], ecal: str | None, hcal: str | None,
+                  window: list[str] | None) -> dict[str, str]:
+    """Section -> size text: the detector defaults, then --ecal/--hcal/--window; 'none' drops a section."""
+    from calolab.errors import ConfigError
+
+    sizes = dict(defaults)
+    overrides: list[tuple[str, str | None]] = [("ECAL", ecal), ("HCAL", hcal)]
+    for item in window or []:
+        name, sep, size = item.partition("=")
+        if not sep or not name.strip():
+            msg = f"--window {item!r}: write NAME=NXxNYxLAYERS, e.g. --window ECAL=25x25x25 (or NAME=none)"
+            raise ConfigError(msg)
+        overrides.append((name.strip(), size))
+    for section, text in overrides:
+        if text is not None and text.strip().lower() == "none":
+            sizes.pop(section, None)
+        elif text is not None:
+            sizes[section] = text
+    return sizes
+
+
+@app.command("windows")
+def windows_command(
+    file: Annotated[Path, typer.Argument(metavar="IN", help="A calolab shower file (.h5).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.h5); its folder must exist.")],
+    ecal: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at run time)
+        typer.Option(help="ECAL window NXxNYxLAYERS (default 51x51x25, or the whole grid if smaller); 'none' drops."),
+    ] = None,
+    hcal: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="HCAL window (default 11x11x60, or the whole grid if smaller); 'none' drops it."),
+    ] = None,
+    window: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--window", "-w", help="NAME=NXxNYxLAYERS for any section (repeatable); others: whole grid."),
+    ] = None,
+    vertex_distance: Annotated[
+        str, typer.Option(help="Vertex distance in front of the face for the reco angles (CLIC ECAL radius: 1.5m).")
+    ] = "1.5m",
+    centre_on: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Sections whose barycentre centres the windows: 'ECAL', 'ECAL,HCAL' or 'all'. "
+                          "Default: the first windowed section."),
+    ] = None,
+    projection: Annotated[
+        str, typer.Option(help="How other sections follow the barycentre: pointing (from the vertex) or straight.")
+    ] = "pointing",
+    cell_scale: Annotated[
+        float, typer.Option(help="Stored cells are GeV x this; 50 mimics the public CLIC files.")
+    ] = 1.0,
+    format_: Annotated[str, typer.Option("--format", help="Output layout: lcd (the CLIC/3DGAN HDF5 layout).")] = "lcd",
+    chunk: Annotated[int, typer.Option(min=1, help="Events converted at a time (bounds the memory).")] = 256,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Cut CLIC-style windows around each shower's barycentre and write the CLIC/LCD (3DGAN) layout.
+
+    Per event: ECAL/HCAL windows (GeV; axes phi direction, beam, layer), energy (GeV), pdgID, true theta/phi/eta.
+
+    recoTheta/recoPhi/recoEta: the barycentre seen from a vertex in front of the face; local x is the beam axis.
+
+    Prints the fraction of each section's energy the windows hold.
+
+    Example: ``calolab windows electrons.h5 -o electrons_lcd.h5 --ecal 25x25x25 --hcal 11x11x60``
+    """
+    import math
+    from collections.abc import Callable
+
+    from rich.table import Table
+
+    from calolab.data.formats.lcd import LcdSummary, native_to_lcd
+    from calolab.data.showerfile import ShowerFile
+    from calolab.data.windows import WindowSpec
+    from calolab.errors import ConfigError
+    from calolab.units import parse_length
+
+    if format_.lower() != "lcd":
+        msg = f"--format {format_!r}: only 'lcd' (the CLIC/3DGAN HDF5 layout) is written; convert further from it"
+        raise ConfigError(msg)
+    distance = parse_length(vertex_distance)
+    with ShowerFile(file) as showers:
+        detector, n_events = showers.detector, showers.n_events
+    defaults = {name: str(size) for name, size in WindowSpec.default_for(detector).sizes.items()}
+    sizes = _window_sizes(defaults, ecal, hcal, window)
+    if not sizes:
+        msg = "every section was dropped (--ecal none, --hcal none ...): keep at least one window"
+        raise ConfigError(msg)
+    centre = None if centre_on is None else [name.strip() for name in centre_on.split(",") if name.strip()]
+    spec = WindowSpec.parse(sizes, centre_on=centre, projection=projection)  # type: ignore[arg-type]
+    if not quiet:
+        error_console.print(f"{file}: {n_events} events in {detector.name}; windows {spec.describe()}, "
+                            f"vertex {distance:g} mm in front of the face")
+
+    def convert(progress: Callable[[int], None] | None = None) -> LcdSummary:
+        return native_to_lcd(file, output, spec, vertex_distance=distance, cell_scale=cell_scale, chunk=chunk,
+                             overwrite=overwrite, progress=progress)
+
+    if quiet:
+        summary = convert()
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("[bold]windows"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=error_console, transient=True) as bar:
+            task = bar.add_task("windows", total=n_events)
+            summary = convert(lambda done: bar.update(task, completed=done))
+    table = Table(title=f"{summary.path.name}: {summary.n_events} events")
+    for column, justify in (("section", "left"), ("window x, y, layers", "right"), ("energy in window", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for name, size in summary.windows.items():
+        fraction = summary.containment[name]
+        table.add_row(name, f"{size.nx} x {size.ny} x {size.layers}",
+                      "no energy" if math.isnan(fraction) else f"{fraction * 100:.2f}%")
+    console.print(table)
+    bias, spread = summary.reco_theta_bias, summary.reco_theta_spread
+    if not math.isnan(bias):
+        console.print(f"recoTheta - true theta: mean {bias * 1e3:.2f} mrad, std {spread * 1e3:.2f} mrad")
+    console.print(f"done in {summary.seconds:.1f} s")
+    typer.echo(str(summary.path))
+
 
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
