@@ -46,7 +46,7 @@ EXPECTED_SHAPES = {
     "pisa-csi": {"ECAL": (12, 25, 25)},
     "compass-shashlik": {"ECAL": (1, 9, 9)},
     "calice-siw": {"ECAL": (30, 18, 18)},
-    "calice-ahcal": {"HCAL": (38, 24, 24)},
+    "calice-ahcal": {"HCAL": (38, 24, 24), "TCMT": (16, 20, 20)},
     "atlas-like": {"EMB1": (1, 3, 96), "EMB2": (1, 12, 12), "EMB3": (1, 12, 6)},
 }
 
@@ -56,7 +56,7 @@ EXPECTED_DEPTH_MM = {
     "pisa-csi": 600.0,
     "compass-shashlik": 109 * 2.3,
     "calice-siw": 10 * (1.4 + 2.8 + 4.2) + 30 * 0.525,
-    "calice-ahcal": 38 * 25.0,
+    "calice-ahcal": 38 * 25.0 + 50.0 + 8 * 25.0 + 8 * 105.0,  # AHCAL + gap + tail catcher
     "atlas-like": 92 * 5.73,
 }
 

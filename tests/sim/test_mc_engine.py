@@ -70,9 +70,9 @@ def test_event_depends_only_on_its_seed(engine, tungsten_block):
     assert totals[2] < totals[1]
 
 
-def test_hadrons_are_refused_with_a_clear_message(engine, tungsten_block):
-    with pytest.raises(SimulationError, match="211"):
-        engine.simulate(Primaries.single(np.array([211]), 1000.0), tungsten_block, np.random.SeedSequence(0))
+def test_unknown_particles_are_refused_with_a_clear_message(engine, tungsten_block):
+    with pytest.raises(SimulationError, match="3122"):
+        engine.simulate(Primaries.single(np.array([3122]), 1000.0), tungsten_block, np.random.SeedSequence(0))
 
 
 @pytest.fixture(scope="module")
