@@ -173,7 +173,14 @@ def simulate_command(
         str, typer.Option("--detector", "-d", help="Preset name (calolab detector --list) or .toml path.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Shower file to write (.h5); its folder must exist.")],
-    particle: Annotated[str, typer.Option("--particle", "-p", help="e-, e+ or gamma.")] = "e-",
+    particle: Annotated[
+        str,
+        typer.Option(
+            "--particle", "-p",
+            help="e-, e+, gamma, pi+, pi-, pi0 (decays to gamma gamma), proton, neutron, mu-, mu+, K+, K-, K0L "
+                 "(aliases: electron, photon, pion-, p, n, muon, ...).",
+        ),
+    ] = "e-",
     energy: Annotated[
         str, typer.Option("--energy", "-E", help="Kinetic energy: '10GeV', '10-100GeV' (uniform), 'log:1-1000GeV'.")
     ] = "10GeV",
@@ -186,6 +193,30 @@ def simulate_command(
     ] = "0mm",
     spread_shape: Annotated[str, typer.Option(help="gaussian or uniform.")] = "gaussian",
     particles_per_event: Annotated[int, typer.Option(min=1, help="Independent particles per event.")] = 1,
+    opening_angle: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="pi0 only: keep decays with this photon opening angle, rad: '<0.01', '<10mrad', "
+                          "'0.002-0.01'."),
+    ] = None,
+    separation: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Fire two parallel particles per shot this far apart on the front face (overlapping "
+                          "showers): '22mm', '10-30mm', '1.5cells', '0.5-3cells'."),
+    ] = None,
+    energy_sharing: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="With --separation: 'independent' (each from --energy, the default), or the first "
+                          "particle's fraction of the total --energy: '0.5', '0.1-0.5', 'uniform'."),
+    ] = None,
+    polar_angle: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Collider polar angle to a beam along the face's x axis, degrees, e.g. '60-120' "
+                          "(barrel datasets); replaces --theta/--phi."),
+    ] = None,
+    azimuth_deviation: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="With --polar-angle: azimuth around the beam from the face normal, degrees: '-5-5'."),
+    ] = None,
     seed: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(help="Campaign seed; the same seed and shard size give the same file. Default: fresh."),
@@ -211,13 +242,23 @@ def simulate_command(
     """
     import time
 
+    from calolab.errors import ConfigError
     from calolab.sim.campaign import Campaign
     from calolab.sim.gun import make_gun
 
+    gun_options: dict[str, object] = {"opening_angle": opening_angle, "polar_angle": polar_angle,
+                                      "azimuth_deviation": azimuth_deviation}
+    if separation is not None:
+        gun_options["pair"] = {"separation": separation, "energy_sharing": energy_sharing or "independent"}
+    elif energy_sharing is not None:
+        msg = "--energy-sharing applies to pairs: give --separation too"
+        raise ConfigError(msg)
     gun = make_gun(particle=particle, energy=energy, theta=theta, phi=phi, position=position, spread=spread,
-                   spread_shape=spread_shape, particles_per_event=particles_per_event)
+                   spread_shape=spread_shape, particles_per_event=particles_per_event,
+                   **{key: value for key, value in gun_options.items() if value is not None})
     campaign = Campaign(detector, gun, n, seed=seed, engine=engine, shard_size=shard_size, workers=workers,
                         scheduler=scheduler)
+    gun.for_detector(campaign.detector)  # a separation in cells: checked before the first shower
     if not quiet:
         error_console.print(campaign.describe())
     start = time.perf_counter()

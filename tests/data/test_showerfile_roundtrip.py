@@ -28,7 +28,7 @@ def assert_same(got: Deposits, want: Deposits) -> None:
         np.testing.assert_array_equal(got.active[name], want.active[name])
         np.testing.assert_array_equal(got.passive[name], want.passive[name])
     np.testing.assert_array_equal(got.leakage, want.leakage)
-    for field in ("pdg", "energy", "position", "direction", "event_offsets"):
+    for field in ("pdg", "energy", "position", "direction", "event_offsets", "status", "parent"):
         np.testing.assert_array_equal(getattr(got.primaries, field), getattr(want.primaries, field))
     assert sorted(got.extra) == sorted(want.extra)
     for key in want.extra:
@@ -102,7 +102,7 @@ def test_layout_units_chunks_and_compression(tmp_path, detector, make_deposits) 
         units = {}
         f.visititems(lambda name, item: units.update({name: item.attrs.get("unit")})
                      if isinstance(item, h5py.Dataset) else None)
-        assert len(units) == 9 and None not in units.values()  # 2 section, leakage, n_steps, 5 primaries
+        assert len(units) == 11 and None not in units.values()  # 2 section, leakage, n_steps, 7 primaries
 
 
 def test_blosc_compression_round_trip(tmp_path, detector, make_deposits) -> None:

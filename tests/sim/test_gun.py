@@ -110,7 +110,7 @@ def test_config_round_trip_through_json() -> None:
         ({"energy": "abc"}, "gun.energy: cannot read energy 'abc'"),
         ({"energy": "10"}, "has no unit"),
         ({"energy": "100-10GeV"}, "low <= high"),
-        ({"particle": "muon"}, "gun.particle: unknown particle 'muon'"),
+        ({"particle": "tau"}, "gun.particle: unknown particle 'tau'"),
         ({"theta": "95"}, "gun.theta: must lie in [0, 90)"),
         ({"theta": "x"}, "cannot read the angle 'x'"),
         ({"spread": -1.0}, "gun.spread"),

@@ -15,6 +15,11 @@ Layout (format ``"calolab-showers"``, version 1), ``N`` events, ``M`` primaries 
     /primaries/position                 (M, 3) float64, mm
     /primaries/direction                (M, 3) float64, unit vector
     /primaries/event_offsets            (N + 1,) int64: particles of event i are [o[i], o[i+1])
+    /primaries/status                   (M,) int8, HepMC status: 1 transported, 2 decayed by the gun
+    /primaries/parent                   (M,) int32, parent's index within its event, -1 for none
+
+``/primaries/status`` and ``/primaries/parent`` are optional on reading: files written before
+them read as all status 1, parent -1.
 
 Every dataset has a ``unit`` attribute. Per-event datasets are chunked along ``N`` and
 compressed (gzip level 4 + shuffle by default, readable by any HDF5 tool; ``"blosc"`` uses
@@ -73,13 +78,18 @@ RESERVED_ATTRS = (
     "calolab_version", "created", "n_events",
 )
 _PRIMARY_FIELDS = ("pdg", "energy", "position", "direction")
-_PRIMARY_UNITS = {"pdg": "", "energy": "MeV", "position": "mm", "direction": "", "event_offsets": ""}
+#: per-particle truth added after the first files; absent -> Primaries' defaults
+_PRIMARY_OPTIONAL = ("status", "parent")
+_PRIMARY_UNITS = {"pdg": "", "energy": "MeV", "position": "mm", "direction": "", "event_offsets": "",
+                  "status": "", "parent": ""}
 _PRIMARY_DESCRIPTIONS = {
     "pdg": "PDG particle code",
     "energy": "kinetic energy",
     "position": "start point (x, y, z); z = 0 is the front face of the detector",
     "direction": "unit momentum direction (x, y, z)",
     "event_offsets": "particles of event i are [event_offsets[i], event_offsets[i+1])",
+    "status": "HepMC status: 1 = transported, 2 = decayed by the generator (truth only)",
+    "parent": "index of the parent particle within the same event, -1 for none",
 }
 _CHUNK_BYTES = 1 << 20  # aim at ~1 MiB chunks along N
 _REGENERATE = "regenerate it (calolab simulate ...) or copy it again"
@@ -309,7 +319,8 @@ class ShowerFileWriter:
                       "energy leaving the detector", columns=",".join(LEAKAGE_COLUMNS))
         primaries = f.create_group("primaries")
         for name, row, dtype in (("pdg", (), np.int32), ("energy", (), np.float64),
-                                 ("position", (3,), np.float64), ("direction", (3,), np.float64)):
+                                 ("position", (3,), np.float64), ("direction", (3,), np.float64),
+                                 ("status", (), np.int8), ("parent", (), np.int32)):
             self._dataset(primaries, name, row, dtype, _PRIMARY_UNITS[name], _PRIMARY_DESCRIPTIONS[name])
         offsets = primaries.create_dataset("event_offsets", data=np.zeros(1, dtype=np.int64),
                                            maxshape=(None,), chunks=(4096,))
@@ -382,7 +393,7 @@ class ShowerFileWriter:
         for key in self._extra_keys:
             self._grow(f[f"truth/{key}"], np.asarray(deposits.extra[key]))
         primaries = deposits.primaries
-        for name in _PRIMARY_FIELDS:
+        for name in (*_PRIMARY_FIELDS, *_PRIMARY_OPTIONAL):
             self._grow(f[f"primaries/{name}"], getattr(primaries, name))
         self._grow(f["primaries/event_offsets"], primaries.event_offsets[1:] + self.n_particles)
         self.n_events += len(deposits)
@@ -568,6 +579,8 @@ class ShowerFile:
                            f"{passive.shape}; both must be (N, layers, y, x): {_REGENERATE}")
                     raise self._fail(msg)
             m = {key: f[f"primaries/{key}"].shape[0] for key in _PRIMARY_FIELDS}
+            m |= {key: f[f"primaries/{key}"].shape[0] for key in _PRIMARY_OPTIONAL
+                  if isinstance(f.get(f"primaries/{key}"), h5py.Dataset)}
             offsets = f["primaries/event_offsets"]
             last = int(offsets[-1]) if offsets.shape[0] else -1
             if len(set(m.values())) != 1 or last != m["pdg"]:
@@ -653,6 +666,12 @@ class ShowerFile:
         return [key for key, item in self._file["truth"].items()
                 if key != "leakage" and isinstance(item, h5py.Dataset)]
 
+    def _primary_fields(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Particles ``[lo, hi)`` of every /primaries array; optional ones absent in older files are left out."""
+        group = self._file["primaries"]
+        return {name: group[name][lo:hi] for name in (*_PRIMARY_FIELDS, *_PRIMARY_OPTIONAL)
+                if isinstance(group.get(name), h5py.Dataset)}
+
     def primaries(self, events: Events = slice(None)) -> Primaries:
         """The primaries of the selected events."""
         index = _event_index(events, self.n_events)
@@ -661,8 +680,7 @@ class ShowerFile:
             if isinstance(index, slice):
                 offsets = offsets_ds[index.start: index.stop + 1]
                 lo, hi = int(offsets[0]), int(offsets[-1])
-                fields = {name: self._file[f"primaries/{name}"][lo:hi] for name in _PRIMARY_FIELDS}
-                return Primaries(**fields, event_offsets=offsets - lo)
+                return Primaries(**self._primary_fields(lo, hi), event_offsets=offsets - lo)
             offsets = offsets_ds[:]
         except OSError as error:
             msg = f"{self.path}: cannot read /primaries (truncated or corrupted: {error}); {_REGENERATE}"
@@ -670,8 +688,7 @@ class ShowerFile:
         if index.size == 0:
             return Primaries(np.zeros(0), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(1))
         lo, hi = int(offsets[index.min()]), int(offsets[index.max() + 1])
-        block = Primaries(**{name: self._file[f"primaries/{name}"][lo:hi] for name in _PRIMARY_FIELDS},
-                          event_offsets=offsets[index.min(): index.max() + 2] - lo)
+        block = Primaries(**self._primary_fields(lo, hi), event_offsets=offsets[index.min(): index.max() + 2] - lo)
         return block.select(index - index.min())
 
     def read(self, events: Events = slice(None)) -> Deposits:

@@ -99,8 +99,12 @@ def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any],
     if not isinstance(detector, Calorimeter):
         detector = Calorimeter.from_toml(detector)
     gun_seed, engine_seed = shard_seeds(seed, shard.index)
-    primaries = make_gun(gun).generate(shard.n_events, np.random.default_rng(gun_seed))
-    return get_engine(engine).simulate(primaries, detector, engine_seed)
+    shooter = make_gun(gun).for_detector(detector)  # a pair separation in cells -> mm
+    primaries = shooter.generate(shard.n_events, np.random.default_rng(gun_seed))
+    deposits = get_engine(engine).simulate(primaries.transported(), detector, engine_seed)
+    deposits.primaries = primaries  # the full generator record: decayed pi0 (status 2) and their photons
+    deposits.extra.update(shooter.truth(primaries))  # /truth/opening_angle, /truth/separation
+    return deposits
 
 
 class _Submitter(Protocol):  # concurrent.futures.Executor and dask.distributed.Client both fit

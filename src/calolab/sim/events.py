@@ -33,6 +33,14 @@ class Primaries:
         direction: unit momentum direction, shape ``(M, 3)``.
         event_offsets: particles of event ``i`` are ``[offsets[i], offsets[i+1])``,
             shape ``(N + 1,)`` int64.
+        status: generator status of each particle, shape ``(M,)`` int8, HepMC convention:
+            1 = to be transported (final state of the generator), 2 = decayed by the generator
+            (truth only, never transported). Default: all 1.
+        parent: index of each particle's parent *within its event* (0 = the event's first
+            particle), shape ``(M,)`` int32; -1 for none. Default: all -1.
+
+    Engines transport only :meth:`transported` particles; a decayed ``pi0`` (status 2) stays in
+    the record as truth with its two photons (status 1, parent = the ``pi0``).
     """
 
     pdg: np.ndarray
@@ -40,6 +48,8 @@ class Primaries:
     position: np.ndarray
     direction: np.ndarray
     event_offsets: np.ndarray
+    status: np.ndarray = None  # type: ignore[assignment]  # None -> all 1, in __post_init__
+    parent: np.ndarray = None  # type: ignore[assignment]  # None -> all -1, in __post_init__
 
     def __post_init__(self) -> None:
         self.pdg = np.ascontiguousarray(self.pdg, dtype=np.int32)
@@ -57,6 +67,23 @@ class Primaries:
         if self.event_offsets[-1] != m or np.any(np.diff(self.event_offsets) < 0):
             msg = "Primaries.event_offsets must be non-decreasing and end at the number of particles"
             raise SimulationError(msg)
+        self.status = (np.ones(m, dtype=np.int8) if self.status is None
+                       else np.ascontiguousarray(self.status, dtype=np.int8))
+        self.parent = (np.full(m, -1, dtype=np.int32) if self.parent is None
+                       else np.ascontiguousarray(self.parent, dtype=np.int32))
+        if self.status.shape != (m,) or self.parent.shape != (m,):
+            msg = (f"Primaries.status and Primaries.parent must have one entry per particle ({m}), got shapes "
+                   f"{self.status.shape} and {self.parent.shape}")
+            raise SimulationError(msg)
+        if m and np.any(self.parent != -1):
+            sizes = np.diff(self.event_offsets)
+            within = np.arange(m) - np.repeat(self.event_offsets[:-1], sizes)
+            bad = (self.parent < -1) | (self.parent >= np.repeat(sizes, sizes)) | (self.parent == within)
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                msg = (f"Primaries.parent[{i}] = {int(self.parent[i])} is not -1 or the index of another "
+                       f"particle of the same event")
+                raise SimulationError(msg)
 
     @classmethod
     def single(
@@ -75,7 +102,7 @@ class Primaries:
         if direction is None:
             direction = np.tile([0.0, 0.0, 1.0], (n, 1))
         return cls(pdg, energy, np.broadcast_to(position, (n, 3)), np.broadcast_to(direction, (n, 3)),
-                   np.arange(n + 1))
+                   np.arange(n + 1), np.ones(n, dtype=np.int8), np.full(n, -1, dtype=np.int32))
 
     @property
     def n_events(self) -> int:
@@ -85,9 +112,18 @@ class Primaries:
     def n_particles(self) -> int:
         return int(self.pdg.size)
 
+    def event_index(self) -> np.ndarray:
+        """The event of each particle, shape ``(M,)`` int64."""
+        return np.repeat(np.arange(self.n_events, dtype=np.int64), np.diff(self.event_offsets))
+
     def event_energy(self) -> np.ndarray:
-        """Sum of primary kinetic energies per event, MeV, shape ``(N,)``."""
-        return np.add.reduceat(self.energy, self.event_offsets[:-1]) if self.n_particles else np.zeros(0)
+        """Sum of the kinetic energies of the transported (status 1) primaries per event, MeV, ``(N,)``.
+
+        The energy that enters the detector: a decayed ``pi0`` (status 2) counts through its two
+        photons, which carry its kinetic energy plus its mass. 0 for an empty event.
+        """
+        weights = np.where(self.status == 1, self.energy, 0.0)
+        return np.bincount(self.event_index(), weights=weights, minlength=self.n_events)
 
     def select(self, events: slice | np.ndarray) -> Primaries:
         """The primaries of a subset of events (a slice or an index array)."""
@@ -96,7 +132,22 @@ class Primaries:
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)]) if index.size \
             else np.zeros(0, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(stops - starts)])
-        return Primaries(self.pdg[take], self.energy[take], self.position[take], self.direction[take], offsets)
+        return Primaries(self.pdg[take], self.energy[take], self.position[take], self.direction[take], offsets,
+                         self.status[take], self.parent[take])  # parents are event-relative: unchanged
+
+    def transported(self) -> Primaries:
+        """Only the particles an engine transports (status 1), events kept; ``parent`` is reset to -1.
+
+        A ``pi0`` decayed by the gun (status 2) drops out and its two photons stay.
+        """
+        keep = self.status == 1
+        if keep.all():
+            return Primaries(self.pdg, self.energy, self.position, self.direction, self.event_offsets,
+                             self.status, np.full(self.n_particles, -1, dtype=np.int32))
+        counts = np.bincount(self.event_index()[keep], minlength=self.n_events)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        return Primaries(self.pdg[keep], self.energy[keep], self.position[keep], self.direction[keep], offsets,
+                         self.status[keep], np.full(int(keep.sum()), -1, dtype=np.int32))
 
     @staticmethod
     def concatenate(parts: list[Primaries]) -> Primaries:
@@ -111,6 +162,8 @@ class Primaries:
             np.concatenate([p.position for p in parts]),
             np.concatenate([p.direction for p in parts]),
             np.concatenate(offsets),
+            np.concatenate([p.status for p in parts]),
+            np.concatenate([p.parent for p in parts]),
         )
 
 
