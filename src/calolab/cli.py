@@ -572,6 +572,83 @@ def windows_command(
     typer.echo(str(summary.path))
 
 
+# ---------------------------------------------------------------- digitize command
+# (section owned by detector/readout.py + data/digitize.py)
+
+
+@app.command("digitize")
+def digitize_command(
+    file: Annotated[Path, typer.Argument(metavar="IN", help="A calolab shower file (.h5); it is never modified.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The new file: IN + the digitised signal.")],
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Seed of photostatistics and noise; the same seed gives the same file. Default: fresh."),
+    ] = None,
+    noise: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Override the noise per cell (gaussian sigma, calibrated): '40MeV', '0.04GeV'."),
+    ] = None,
+    threshold: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Override the zero-suppression threshold on the calibrated cell energy: '100MeV'."),
+    ] = None,
+    photoelectrons: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--photoelectrons-per-mev", help="Override the photoelectrons per MeV of active energy."),
+    ] = None,
+    excess_noise_factor: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Override the photodetector excess noise factor (>= 1; APDs ~2)."),
+    ] = None,
+    intercalibration: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Override the relative per-cell gain spread (0.003 = 0.3%)."),
+    ] = None,
+    sampling_fraction: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Override the sampling fraction of every section (default: config, else simulated)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Digitise a shower file: photostatistics, calibration, intercalibration, noise, zero suppression.
+
+    Writes a new file holding everything IN holds plus /sections/<NAME>/digitized (MeV, calibrated).
+    The readout is the [sections.readout] table of the detector stored in IN; the options override
+    it for every section. Sampling sections without a sampling fraction are calibrated by simulating
+    electrons first.
+
+    Example: ``calolab digitize electrons.h5 -o electrons-digi.h5 --seed 1 --noise 40MeV --threshold 100MeV``
+    """
+    from calolab.data.digitize import DEFAULT_DIGITIZE_CHUNK, digitize_file
+    from calolab.data.showerfile import ShowerFile
+    from calolab.units import parse_energy
+
+    overrides: dict[str, object] = {}
+    for key, text in (("noise_mev", noise), ("threshold_mev", threshold)):
+        if text is not None:
+            overrides[key] = parse_energy(text)
+    for key, value in (("photoelectrons_per_mev", photoelectrons), ("excess_noise_factor", excess_noise_factor),
+                       ("intercalibration", intercalibration), ("sampling_fraction", sampling_fraction)):
+        if value is not None:
+            overrides[key] = value
+    with ShowerFile(file) as showers:  # fail early on a bad input, and size the progress bar
+        n_events = showers.n_events
+    show_bar = not quiet and n_events > DEFAULT_DIGITIZE_CHUNK
+    if show_bar:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]digitizing"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+                      TimeElapsedColumn(), console=error_console) as bar:
+            task = bar.add_task("digitizing", total=n_events)
+            result = digitize_file(file, output, seed=seed, overrides=overrides, overwrite=overwrite,
+                                   on_chunk=lambda n: bar.advance(task, n))
+    else:
+        result = digitize_file(file, output, seed=seed, overrides=overrides, overwrite=overwrite)
+    error_console.print(result.describe())
+    typer.echo(str(result.path))
+
+
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
     try:

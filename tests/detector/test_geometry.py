@@ -35,8 +35,9 @@ gap_before = { thickness = 10.0 }
   active = { material = "polystyrene", thickness = 5.0 }
   [sections.readout]
   sampling_fraction = 0.0254
-  photoelectrons_per_mip = 15
-  noise = { sigma_mev = 0.1, threshold_mips = [0.5, 1.0] }
+  photoelectrons_per_mev = 15
+  noise_mev = 0.1
+  threshold_mev = 0.5
 """
 
 
@@ -104,9 +105,11 @@ def test_slab_index(detector: Calorimeter) -> None:
 
 def test_readout_table_kept(detector: Calorimeter) -> None:
     readout = detector.section("HCAL").readout
-    assert readout["sampling_fraction"] == 0.0254
-    assert readout["noise"] == {"sigma_mev": 0.1, "threshold_mips": [0.5, 1.0]}
-    assert detector.section("ECAL").readout == {}
+    assert readout.sampling_fraction == 0.0254
+    assert (readout.photoelectrons_per_mev, readout.noise_mev, readout.threshold_mev) == (15.0, 0.1, 0.5)
+    assert readout.excess_noise_factor == 1.0  # a default
+    assert detector.section("ECAL").readout.is_default
+    assert detector.to_toml().count("[sections.readout]") == 1  # a default table is not written
     again = Calorimeter.from_toml(detector.to_toml())
     assert again == detector
     assert again.section("HCAL").readout == readout

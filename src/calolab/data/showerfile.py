@@ -7,6 +7,8 @@ Layout (format ``"calolab-showers"``, version 1), ``N`` events, ``M`` primaries 
                                         seed (-1 if none), calolab_version, created (ISO 8601 UTC),
                                         n_events, and any extra attributes given to the writer
     /sections/<NAME>/energy             (N, layers, y, x) float32, MeV, active material
+    /sections/<NAME>/digitized          optional: (N, layers, y, x) float32, MeV, calibrated signal
+                                        after the readout (calolab digitize); group attr ``readout``
     /truth/sections/<NAME>/passive_energy  (N, layers, y, x) float32, MeV, absorber
     /truth/leakage                      (N, 3) float32, MeV, columns "front,lateral,rear"
     /truth/<key>                        engine-specific per-event arrays (first axis N)
@@ -20,6 +22,10 @@ Layout (format ``"calolab-showers"``, version 1), ``N`` events, ``M`` primaries 
 
 ``/primaries/status`` and ``/primaries/parent`` are optional on reading: files written before
 them read as all status 1, parent -1.
+
+``/sections/<NAME>/digitized`` is optional: when present every section has one; the root
+attributes ``readout`` (JSON: section -> readout settings used) and ``digitize_seed`` record
+how it was made (:mod:`calolab.detector.readout`). The raw ``energy`` is always kept.
 
 Every dataset has a ``unit`` attribute. Per-event datasets are chunked along ``N`` and
 compressed (gzip level 4 + shuffle by default, readable by any HDF5 tool; ``"blosc"`` uses
@@ -92,6 +98,9 @@ _PRIMARY_DESCRIPTIONS = {
     "parent": "index of the parent particle within the same event, -1 for none",
 }
 _CHUNK_BYTES = 1 << 20  # aim at ~1 MiB chunks along N
+#: description of the optional ``/sections/<NAME>/digitized`` datasets
+DIGITIZED_DESCRIPTION = ("calibrated cell signal after the readout (photostatistics, sampling-fraction "
+                         "calibration, intercalibration, noise, zero suppression), MeV on the incident-energy scale")
 _REGENERATE = "regenerate it (calolab simulate ...) or copy it again"
 
 Events = slice | int | Sequence[int] | np.ndarray
@@ -263,6 +272,7 @@ class ShowerFileWriter:
         self._engine = engine
         self._engine_version = engine_version
         self._extra_keys: list[str] | None = None
+        self._digitized: bool | None = None  # whether appends carry digitised arrays (set by the first)
         self.n_events = 0
         self.n_particles = 0
         self.partial_path = folder / f".{self.path.name}.partial"
@@ -363,16 +373,69 @@ class ShowerFileWriter:
         dataset.resize(start + rows.shape[0], axis=0)
         dataset[start:] = rows
 
-    def append(self, deposits: Deposits) -> None:
-        """Add the events of ``deposits`` to the file.
+    def _check_digitized(self, digitized: Any, n: int) -> dict[str, np.ndarray] | None:
+        """The digitised arrays of an append (section -> (n, layers, y, x) float32), checked."""
+        if digitized is None:
+            if self._digitized:
+                msg = ("earlier appends carried digitized arrays but this one has none: digitise every "
+                       "append or none")
+                raise DatasetError(msg)
+            return None
+        if self._digitized is False or (self._digitized is None and self.n_events > 0):
+            msg = ("this append carries digitized arrays but earlier appends had none: digitise every "
+                   "append or none")
+            raise DatasetError(msg)
+        arrays = getattr(digitized, "energy", digitized)  # a readout Hits or a plain mapping
+        if not isinstance(arrays, Mapping) or set(arrays) != set(self._shapes):
+            got = sorted(arrays) if isinstance(arrays, Mapping) else type(arrays).__name__
+            msg = (f"digitized has sections {got} but the detector has {list(self._shapes)}: "
+                   f"digitise with a Readout of the detector given to the writer")
+            raise DatasetError(msg)
+        checked = {}
+        for name, shape in self._shapes.items():
+            array = np.asarray(arrays[name], dtype=np.float32)
+            if array.shape != (n, *shape):
+                msg = (f"digitized[{name!r}] has shape {array.shape}, expected (N={n}, layers, y, x) = "
+                       f"{(n, *shape)}: digitise the deposits of this append")
+                raise DatasetError(msg)
+            checked[name] = array
+        return checked
+
+    def _create_digitized(self, readout: Mapping[str, Any] | None) -> None:
+        f = self._file
+        assert f is not None  # internal invariant: called from append
+        for name, shape in self._shapes.items():
+            group = f[f"sections/{name}"]
+            settings = json.dumps((readout or {}).get(name, {}))
+            self._dataset(group, "digitized", shape, np.float32, "MeV", DIGITIZED_DESCRIPTION, readout=settings)
+            group.attrs["readout"] = settings
+        f.attrs["readout"] = json.dumps(dict(readout or {}))
+
+    def append(self, deposits: Deposits, digitized: Any = None) -> None:
+        """Add the events of ``deposits`` to the file, with their digitised signal if given.
+
+        Args:
+            deposits: the events.
+            digitized: ``None``, or the readout's output for these events: a
+                :class:`~calolab.detector.readout.Hits` (whose settings are recorded in the file) or a
+                mapping section -> ``(N, layers, y, x)`` MeV array. Either every append has it or none.
 
         Raises:
             DatasetError: the sections or their cell shapes differ from the detector's, the extra
-                truth arrays differ from earlier appends, or the writer is closed.
+                truth arrays or the presence of digitised arrays differ from earlier appends, or the
+                writer is closed.
         """
         self._check(deposits)
+        digitized_arrays = self._check_digitized(digitized, len(deposits))
         f = self._file
         assert f is not None  # checked in _check
+        if self._digitized is None:
+            self._digitized = digitized_arrays is not None
+            if self._digitized:
+                self._create_digitized(getattr(digitized, "readout", None))
+        if digitized_arrays is not None:
+            for name, array in digitized_arrays.items():
+                self._grow(f[f"sections/{name}/digitized"], array)
         if self._engine is None:
             self._engine = deposits.engine
             f.attrs["engine"] = deposits.engine
@@ -454,13 +517,14 @@ class ShowerFileWriter:
 
 
 def write_showers(path: str | os.PathLike[str], deposits: Deposits, detector: _DetectorLike,
-                  **metadata: Any) -> Path:
+                  digitized: Any = None, **metadata: Any) -> Path:
     """Write ``deposits`` to a new shower file in one go.
 
     Args:
         path: the ``.h5`` file to write.
         deposits: the events.
         detector: the detector they were simulated in.
+        digitized: optional digitised signal of the events (see :meth:`ShowerFileWriter.append`).
         **metadata: keyword arguments of :class:`ShowerFileWriter` (``gun``, ``engine``, ``seed``,
             ``attrs``, ``compression``, ``overwrite``, ...).
 
@@ -468,7 +532,7 @@ def write_showers(path: str | os.PathLike[str], deposits: Deposits, detector: _D
         the path of the file.
     """
     with ShowerFileWriter(path, detector, **metadata) as writer:
-        writer.append(deposits)
+        writer.append(deposits, digitized)
     return writer.path
 
 
@@ -578,6 +642,7 @@ class ShowerFile:
                     msg = (f"section {name!r}: energy has shape {active.shape} and passive_energy "
                            f"{passive.shape}; both must be (N, layers, y, x): {_REGENERATE}")
                     raise self._fail(msg)
+            self._check_digitized(n)
             m = {key: f[f"primaries/{key}"].shape[0] for key in _PRIMARY_FIELDS}
             m |= {key: f[f"primaries/{key}"].shape[0] for key in _PRIMARY_OPTIONAL
                   if isinstance(f.get(f"primaries/{key}"), h5py.Dataset)}
@@ -591,6 +656,25 @@ class ShowerFile:
             msg = f"datasets cannot be read (truncated or corrupted: {error}); {_REGENERATE}"
             raise self._fail(msg) from error
         self.n_events = n
+
+    def _check_digitized(self, n: int) -> None:
+        """The optional /sections/<NAME>/digitized: in every section or none, shaped like ``energy``."""
+        f = self._file
+        present = [name for name in self.sections if f"sections/{name}/digitized" in f]
+        self.has_digitized = bool(present)
+        if not present:
+            return
+        if len(present) != len(self.sections):
+            absent = [f"/sections/{name}/digitized" for name in self.sections if name not in present]
+            msg = f"digitized signal only in some sections (missing {absent}): redo it with calolab digitize"
+            raise self._fail(msg)
+        for name in self.sections:
+            digitized, energy = f[f"sections/{name}/digitized"], f[f"sections/{name}/energy"]
+            if not isinstance(digitized, h5py.Dataset) or digitized.shape != energy.shape:
+                shape = getattr(digitized, "shape", "a group")
+                msg = (f"section {name!r}: digitized has shape {shape} but energy {energy.shape} (the "
+                       f"first axis is the {n} events): redo it with calolab digitize")
+                raise self._fail(msg)
 
     # ------------------------------------------------------------ metadata
 
@@ -652,6 +736,33 @@ class ShowerFile:
         ``events`` is a slice, an index (the N axis is kept), an index array or a boolean mask.
         """
         return self._rows(self._section_dataset(section, passive=False), events)
+
+    def digitized(self, section: str, events: Events = slice(None)) -> np.ndarray:
+        """Digitised (calibrated) signal of the selected events, MeV, ``(n, layers, y, x)`` float32.
+
+        Raises:
+            DatasetError: the file has no digitised signal (make it with ``calolab digitize``) or
+                no such section.
+        """
+        self._section_dataset(section, passive=False)  # names the sections if unknown
+        if not self.has_digitized:
+            msg = (f"{self.path} has no digitized signal (only the raw active energy): run "
+                   f"calolab digitize {self.path} -o OUT.h5, or simulate with the readout applied")
+            raise DatasetError(msg)
+        return self._rows(self._file[f"sections/{section}/digitized"], events)
+
+    def readout_settings(self) -> dict[str, Any] | None:
+        """Section -> readout settings the digitised signal was made with; ``None`` without one."""
+        if not self.has_digitized:
+            return None
+        settings: dict[str, Any] = {}
+        for name in self.sections:
+            text = _decode(self._file[f"sections/{name}"].attrs.get("readout", "{}"))
+            try:
+                settings[name] = json.loads(text)
+            except (json.JSONDecodeError, TypeError):
+                settings[name] = {}
+        return settings
 
     def passive_energy(self, section: str, events: Events = slice(None)) -> np.ndarray:
         """Energy in the passive material of the selected events, MeV, ``(n, layers, y, x)`` float32."""

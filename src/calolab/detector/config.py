@@ -40,6 +40,7 @@ __all__ = [
     "CalorimeterConfig",
     "GapConfig",
     "LayerConfig",
+    "ReadoutConfig",
     "SectionConfig",
     "SlabConfig",
     "SlabShorthand",
@@ -172,6 +173,76 @@ class LayerConfig(_Model):
         return tuple(slabs)
 
 
+class ReadoutConfig(_Model):
+    """Digitisation of one section (``[sections.readout]``), applied by :mod:`calolab.detector.readout`.
+
+    Every field has a default, so an absent table means: calibrate with the sampling fraction
+    derived from simulation and add nothing else.
+
+    Attributes:
+        sampling_fraction: active / (active + passive) energy of electron showers, in (0, 1];
+            the active energy divided by it is the calibrated cell energy (MeV on the scale of
+            the incident energy). ``None`` (default): derived from a simulation of electrons
+            (:func:`calolab.detector.readout.calibrate_sampling_fraction`); 1 for a homogeneous
+            section.
+        photoelectrons_per_mev: mean photoelectrons per MeV deposited in the active material
+            (light yield times collection and quantum efficiency), > 0; ``None`` (default): no
+            photostatistics. Gives a stochastic term sqrt(F / (1000 * this * sampling fraction))
+            per sqrt(GeV).
+        excess_noise_factor: F >= 1 of the photodetector gain (1: no gain fluctuation, the default;
+            avalanche photodiodes ~2); the photoelectron variance is multiplied by it.
+        noise_mev: electronic noise per cell, gaussian sigma in MeV of calibrated energy, >= 0
+            (default 0).
+        threshold_mev: zero suppression: cells whose calibrated energy (noise included) is below
+            this (MeV) are set to 0; 0 (default) keeps every cell, negative noise included.
+        intercalibration: relative spread (gaussian sigma) of the per-cell gains left after
+            calibration, >= 0 and < 0.5 (default 0); it makes a constant term.
+        intercalibration_seed: seed of the per-cell gains, >= 0: a given detector has one set of
+            gains, drawn from this seed and the section name (default 0).
+    """
+
+    sampling_fraction: float | None = None
+    photoelectrons_per_mev: float | None = None
+    excess_noise_factor: float = 1.0
+    noise_mev: float = 0.0
+    threshold_mev: float = 0.0
+    intercalibration: float = 0.0
+    intercalibration_seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> ReadoutConfig:
+        fraction = self.sampling_fraction
+        if fraction is not None and not 0.0 < fraction <= 1.0:
+            msg = (f"must be in (0, 1], got {fraction:g}: active / total deposited energy, or leave it out "
+                   f"to derive it from simulation")
+            raise FieldError("sampling_fraction", msg)
+        yield_ = self.photoelectrons_per_mev
+        if yield_ is not None and not yield_ > 0.0:
+            msg = f"must be > 0 photoelectrons per MeV, got {yield_:g}: leave it out for no photostatistics"
+            raise FieldError("photoelectrons_per_mev", msg)
+        if not self.excess_noise_factor >= 1.0:
+            msg = f"must be >= 1 (1 = no gain fluctuation, APDs ~2), got {self.excess_noise_factor:g}"
+            raise FieldError("excess_noise_factor", msg)
+        for name in ("noise_mev", "threshold_mev"):
+            value = getattr(self, name)
+            if not value >= 0.0:
+                msg = f"must be >= 0 MeV, got {value:g}"
+                raise FieldError(name, msg)
+        if not 0.0 <= self.intercalibration < 0.5:
+            msg = (f"must be a relative spread in [0, 0.5), got {self.intercalibration:g} "
+                   f"(e.g. 0.003 for 0.3%)")
+            raise FieldError("intercalibration", msg)
+        if self.intercalibration_seed < 0:
+            msg = f"must be >= 0, got {self.intercalibration_seed}"
+            raise FieldError("intercalibration_seed", msg)
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        """Whether every field has its default (the TOML writer then omits the table)."""
+        return self == ReadoutConfig()
+
+
 class SectionConfig(_Model):
     """A section (ECAL, HCAL, ...): a transverse cell grid and a stack of layers."""
 
@@ -180,7 +251,7 @@ class SectionConfig(_Model):
     cell_size: tuple[CellSize, CellSize]
     gap_before: GapConfig | None = None
     layers: Annotated[tuple[LayerConfig, ...], AfterValidator(_non_empty)]
-    readout: dict[str, Any] = Field(default_factory=dict)
+    readout: ReadoutConfig = Field(default_factory=lambda: ReadoutConfig())
 
 
 class CalorimeterConfig(_Model):
@@ -279,7 +350,9 @@ def read_config(text_or_path: str | Path, source: str | None = None) -> Calorime
 def config_to_toml(config: CalorimeterConfig) -> str:
     """The TOML text of ``config``; :func:`read_config` of it gives back an equal config."""
     data = config.model_dump(mode="python", exclude_none=True)
-    for section in data["sections"]:
+    for section, section_config in zip(data["sections"], config.sections, strict=True):
+        # only the fields set to something other than their default
+        section["readout"] = section_config.readout.model_dump(mode="python", exclude_defaults=True)
         if not section["readout"]:
             del section["readout"]
         # tomli_w writes arrays of tables last in their parent: keep the scalars first for reading

@@ -28,6 +28,7 @@ import numpy as np
 
 from calolab.detector.config import (
     CalorimeterConfig,
+    ReadoutConfig,
     config_from_dict,
     config_to_toml,
     read_config,
@@ -140,7 +141,7 @@ class Section:
         cell_size_x, cell_size_y: cell pitch (mm).
         layers: readout layers front to back.
         gap: the dead-material slab in front of the section, or ``None``.
-        readout: free-form readout settings from the config (digitisation).
+        readout: the section's digitisation settings (:class:`~calolab.detector.config.ReadoutConfig`).
     """
 
     name: str
@@ -151,7 +152,7 @@ class Section:
     cell_size_y: float
     layers: tuple[Layer, ...]
     gap: Slab | None = None
-    readout: dict[str, Any] = field(default_factory=dict)
+    readout: ReadoutConfig = field(default_factory=ReadoutConfig)
 
     @property
     def n_layers(self) -> int:
@@ -304,7 +305,7 @@ class Calorimeter:
                     cell_size_y=section_config.cell_size[1],
                     layers=tuple(layers),
                     gap=gap,
-                    readout=dict(section_config.readout),
+                    readout=section_config.readout,
                 )
             )
         self.sections: tuple[Section, ...] = tuple(sections)

@@ -160,6 +160,9 @@ class Campaign:
         shard_size: events per shard; with the seed it fixes the result (see module docs).
         workers: local processes (or Dask workers with ``scheduler="local"``), >= 1.
         scheduler: ``None`` (no Dask), ``"local"`` or the address of a Dask scheduler.
+        digitize: :meth:`write` also stores each shard's digitised signal
+            (:class:`~calolab.detector.readout.Readout` of the detector), drawn from
+            ``SeedSequence(seed, spawn_key=(k, 2))`` for shard ``k``.
     """
 
     def __init__(
@@ -173,7 +176,9 @@ class Campaign:
         shard_size: int = DEFAULT_SHARD_SIZE,
         workers: int = 1,
         scheduler: str | None = None,
+        digitize: bool = False,
     ) -> None:
+        self.digitize = digitize
         self.detector = detector if isinstance(detector, Calorimeter) else load_detector(detector)
         self.gun = gun if isinstance(gun, Gun) else make_gun(gun)
         self.shards = plan_shards(n_events, shard_size)
@@ -256,14 +261,26 @@ class Campaign:
         """
         from calolab.data.showerfile import ShowerFileWriter
 
+        attrs: dict[str, Any] = {"shard_size": self.shard_size}
+        if self.digitize:
+            attrs |= {"digitize_seed": self.seed, "digitize_seeding": "SeedSequence(seed, spawn_key=(shard, 2))"}
         writer = ShowerFileWriter(
             path, self.detector, gun=self.gun.to_dict(), engine=self.engine.name,
             engine_version=self.engine.version, seed=self.seed, compression=compression, overwrite=overwrite,
-            attrs={"shard_size": self.shard_size},
+            attrs=attrs,
         )
         with writer, _progress(self, progress) as advance:
-            for deposits in self.run(advance):
-                writer.append(deposits)
+            readout = None
+            if self.digitize:  # the readout (and any sampling-fraction calibration run) before the first shard
+                from calolab.detector.readout import Readout
+
+                readout = Readout.from_detector(self.detector)
+            for shard, deposits in zip(self.shards, self.run(advance), strict=False):
+                hits = None
+                if readout is not None:
+                    rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(shard.index, 2)))
+                    hits = readout.digitize(deposits, rng)
+                writer.append(deposits, hits)
         return writer.path
 
     @property
