@@ -1,0 +1,1 @@
+"""Reconstruction: features -> classical baselines and neural networks -> predictions files."""

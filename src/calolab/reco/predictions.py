@@ -1,0 +1,125 @@
+"""Predictions of a reconstruction model on a shower file: the currency of ``calolab evaluate``.
+
+Every reconstruction model -- a classical baseline or a neural network -- writes the same
+predictions file, so the evaluation compares any set of models side by side. HDF5 layout::
+
+    /truth/energy         (N,) float64, MeV: true (kinetic) energy of the event's primaries
+    /truth/pdg            (N,) int32: PDG code of the event's first primary
+    /truth/position       (N, 2) float64, mm: impact point of the first primary (optional)
+    /truth/theta          (N,) float64, rad: polar angle of the first primary to the z axis (optional)
+    /truth/<key>          any other per-event truth (opening_angle, separation, ...)
+    /predicted/energy     (N,) float64, MeV (optional)
+    /predicted/pid_score  (N, classes) float32: class probabilities (optional), with the attribute
+                          ``classes`` (PDG codes of the columns)
+    /predicted/position   (N, 2) or (N, k, 2) float64, mm (optional; k photons of an overlap model)
+    /predicted/<key>      anything else the model predicts
+    attrs: model (name), model_path, data (the shower file), task, calolab_version, created
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from calolab import __version__
+from calolab.data.atomic import atomic_path
+from calolab.errors import DatasetError
+
+__all__ = ["Predictions", "write_predictions", "read_predictions"]
+
+
+@dataclass
+class Predictions:
+    """What a model predicted for ``N`` events, next to the truth.
+
+    Attributes:
+        model: the model's name (``"cnn"``, ``"xgboost"``, ...), used in plots and tables.
+        truth: per-event truth arrays, first axis N (``energy`` MeV and ``pdg`` required).
+        predicted: per-event predictions, first axis N (``energy`` MeV, ``pid_score``, ``position`` mm, ...).
+        classes: PDG codes of the columns of ``predicted["pid_score"]`` (empty without PID).
+        attrs: provenance (model path, data file, task, ...).
+    """
+
+    model: str
+    truth: dict[str, np.ndarray]
+    predicted: dict[str, np.ndarray]
+    classes: tuple[int, ...] = ()
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ("energy", "pdg"):
+            if key not in self.truth:
+                msg = f"Predictions of {self.model!r}: truth[{key!r}] is required"
+                raise DatasetError(msg)
+        n = len(self.truth["energy"])
+        for group, arrays in (("truth", self.truth), ("predicted", self.predicted)):
+            for key, array in arrays.items():
+                if len(array) != n:
+                    msg = (f"Predictions of {self.model!r}: {group}[{key!r}] has {len(array)} rows, "
+                           f"truth['energy'] has {n}")
+                    raise DatasetError(msg)
+        if "pid_score" in self.predicted and self.predicted["pid_score"].shape[1] != len(self.classes):
+            msg = (f"Predictions of {self.model!r}: pid_score has {self.predicted['pid_score'].shape[1]} columns "
+                   f"but {len(self.classes)} classes")
+            raise DatasetError(msg)
+
+    def __len__(self) -> int:
+        return len(self.truth["energy"])
+
+
+def write_predictions(path: str | os.PathLike[str], predictions: Predictions, *, overwrite: bool = False) -> Path:
+    """Write ``predictions`` to an HDF5 file atomically.
+
+    Raises:
+        DatasetError: the file exists (and not ``overwrite``) or its folder is missing.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        msg = f"{target} exists: pass overwrite=True (--overwrite) or choose another path"
+        raise DatasetError(msg)
+    with atomic_path(target) as temporary, h5py.File(temporary, "w") as f:
+        for group, arrays in (("truth", predictions.truth), ("predicted", predictions.predicted)):
+            g = f.create_group(group)
+            for key, array in arrays.items():
+                g.create_dataset(key, data=np.asarray(array))
+        if "pid_score" in predictions.predicted:
+            f["predicted/pid_score"].attrs["classes"] = np.asarray(predictions.classes, dtype=np.int32)
+        f.attrs["model"] = predictions.model
+        f.attrs["calolab_version"] = __version__
+        f.attrs["created"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for key, value in predictions.attrs.items():
+            f.attrs[key] = value if isinstance(value, (int, float, str, np.ndarray)) else str(value)
+    return target
+
+
+def read_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read a predictions file written by :func:`write_predictions`.
+
+    Raises:
+        DatasetError: the file is missing, not HDF5, or not a predictions file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        msg = f"predictions file {source} does not exist"
+        raise DatasetError(msg)
+    try:
+        with h5py.File(source, "r") as f:
+            if "truth" not in f or "predicted" not in f or "model" not in f.attrs:
+                msg = f"{source} is not a calolab predictions file (no /truth, /predicted or model attribute)"
+                raise DatasetError(msg)
+            truth = {key: f[f"truth/{key}"][...] for key in f["truth"]}
+            predicted = {key: f[f"predicted/{key}"][...] for key in f["predicted"]}
+            classes = tuple(int(c) for c in f["predicted/pid_score"].attrs["classes"]) if "pid_score" in predicted \
+                else ()
+            attrs = {key: (value.decode() if isinstance(value, bytes) else value) for key, value in f.attrs.items()}
+    except OSError as error:
+        msg = f"cannot read {source} as HDF5 ({error}); was it written completely?"
+        raise DatasetError(msg) from None
+    model = str(attrs.pop("model"))
+    return Predictions(model, truth, predicted, classes, attrs)
