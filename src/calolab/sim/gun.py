@@ -95,7 +95,9 @@ class GunConfig(BaseModel):
     Attributes:
         particle: a name of :data:`~calolab.sim.particles.PARTICLES` or an alias (``e-``,
             ``gamma``, ``pi-``, ``pi0``, ``proton``, ``neutron``, ``mu-``, ``K+``, ...;
-            ``electron``, ``photon``, ``pion-``, ``p``, ``n``, ``muon``, ...).
+            ``electron``, ``photon``, ``pion-``, ``p``, ``n``, ``muon``, ...), or a comma-separated
+            mixture such as ``"e-,gamma,pi0,pi-,pi+"``: each event then fires one of them, drawn with
+            equal odds, with the same spectrum and directions.
         energy: kinetic-energy spectrum, e.g. ``"10GeV"``, ``"10-100GeV"``, ``"log:1-1000GeV"``
             (with ``pair`` and a ``fraction`` energy sharing: the pair's total).
         theta: polar angle from the detector axis (z), degrees, uniform in the range; in [0, 90).
@@ -134,7 +136,14 @@ class GunConfig(BaseModel):
     @field_validator("particle")
     @classmethod
     def _known_particle(cls, value: str) -> str:
-        return canonical_name(value)  # raises with the list of names
+        names = [canonical_name(name) for name in value.split(",") if name.strip()]  # raises with the list
+        if not names:
+            msg = "is empty: give a particle name such as 'e-', or a mixture such as 'e-,gamma,pi0,pi-'"
+            raise ValueError(msg)
+        if len(set(names)) != len(names):
+            msg = f"names a particle twice in the mixture {value!r}"
+            raise ValueError(msg)
+        return ",".join(names)
 
     @field_validator("energy", mode="before")
     @classmethod
@@ -207,11 +216,14 @@ class GunConfig(BaseModel):
         if self.polar_angle is None and not self.azimuth_deviation.is_zero:
             msg = "applies only with polar_angle (collider frame); in the detector frame use theta/phi"
             raise FieldError("azimuth_deviation", msg)
+        if self.pair is not None and self.is_mixture:
+            msg = f"pairs need a single particle, not the mixture {self.particle!r}"
+            raise FieldError("pair", msg)
         if self.pair is not None and self.particle == "pi0":
             msg = "pairs of pi0 are not supported: fire pi0 (it decays to two photons) or a pair of gamma"
             raise FieldError("pair", msg)
         if self.opening_angle is not None:
-            if self.particle != "pi0":
+            if "pi0" not in self.species:
                 msg = f"selects pi0 -> gamma gamma decays, but the particle is {self.particle!r}: use particle pi0"
                 raise FieldError("opening_angle", msg)
             self._check_opening_angle_reachable(self.opening_angle)
@@ -228,7 +240,24 @@ class GunConfig(BaseModel):
             raise FieldError("opening_angle", msg)
 
     @property
+    def species(self) -> tuple[str, ...]:
+        """The particle names: one, or several for a mixture (each event draws one with equal odds)."""
+        return tuple(self.particle.split(","))
+
+    @property
+    def is_mixture(self) -> bool:
+        return len(self.species) > 1
+
+    def for_species(self, name: str) -> GunConfig:
+        """This config firing only ``name`` (the opening-angle cut kept for pi0 only)."""
+        cut = self.opening_angle if name == "pi0" else None
+        return self.model_copy(update={"particle": name, "opening_angle": cut})
+
+    @property
     def pdg(self) -> int:
+        if self.is_mixture:
+            msg = f"the gun fires a mixture ({self.particle}); ask each of GunConfig.species"
+            raise ConfigError(msg)
         return particle_pdg(self.particle)
 
     @property
@@ -239,7 +268,7 @@ class GunConfig(BaseModel):
     def describe(self) -> str:
         """One line for humans: ``e- 10 GeV-100 GeV, theta 0 deg, at (0, 0) mm``."""
         text = f"{self.particle} {self.energy}"
-        if self.particle == "pi0":
+        if "pi0" in self.species:
             text += " (-> gamma gamma"
             text += f", opening angle {self.opening_angle})" if self.opening_angle is not None else ")"
         if self.pair is not None:
@@ -318,6 +347,8 @@ class Gun:
             msg = f"the number of events must be >= 0, got {n_events}"
             raise ConfigError(msg)
         c = self.config
+        if c.is_mixture:
+            return self._mixture(n_events, rng)
         shots = n_events * c.particles_per_event
         energy = c.energy.sample(shots, rng)
         direction = self._directions(shots, rng)
@@ -335,6 +366,21 @@ class Gun:
         if c.pair is not None:
             return self._pair_shots(pdg, energy, direction, position, offsets, rng)
         return Primaries(pdg, energy, position, direction, offsets)
+
+    def _mixture(self, n_events: int, rng: np.random.Generator) -> Primaries:
+        """Each event draws its species with equal odds; each species' events come from its own gun."""
+        c = self.config
+        choice = rng.integers(0, len(c.species), n_events)
+        parts, order = [], []
+        for k, name in enumerate(c.species):
+            events = np.flatnonzero(choice == k)
+            if events.size:
+                parts.append(Gun(c.for_species(name)).generate(events.size, rng))
+                order.append(events)
+        if not parts:
+            return Gun(c.for_species(c.species[0])).generate(0, rng)
+        merged = Primaries.concatenate(parts)
+        return merged.select(np.argsort(np.concatenate(order), kind="stable"))
 
     def _directions(self, n: int, rng: np.random.Generator) -> np.ndarray:
         c = self.config
@@ -422,6 +468,8 @@ class Gun:
             ConfigError: ``primaries`` do not have this gun's layout.
         """
         c = self.config
+        if c.is_mixture:
+            return self._mixture_truth(primaries)
         per_shot = c.particles_per_shot
         if per_shot == 1:
             return {}
@@ -436,6 +484,20 @@ class Gun:
             return {"opening_angle": opening_angle(d[:, 1], d[:, 2]).reshape(shape)}
         xy = primaries.position.reshape(-1, 2, 3)[:, :, :2]
         return {"separation": np.linalg.norm(xy[:, 1] - xy[:, 0], axis=1).reshape(shape)}
+
+    def _mixture_truth(self, primaries: Primaries) -> dict[str, np.ndarray]:
+        """For a mixture with pi0: the opening angle of each event's first pi0, NaN in other events."""
+        if "pi0" not in self.config.species or self.config.particles_per_event != 1:
+            return {}
+        angles = np.full(primaries.n_events, np.nan)
+        starts = primaries.event_offsets[:-1]
+        counts = np.diff(primaries.event_offsets)
+        is_pi0 = np.zeros(primaries.n_events, dtype=bool)
+        has = counts >= 3
+        is_pi0[has] = primaries.pdg[starts[has]] == _PI0
+        first = starts[is_pi0]
+        angles[is_pi0] = opening_angle(primaries.direction[first + 1], primaries.direction[first + 2])
+        return {"opening_angle": angles}
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able values (stored in shower files)."""
