@@ -66,3 +66,17 @@ def test_demo_writes_its_files_and_measures_the_resolution(tmp_path: Path) -> No
     assert (tmp_path / "demo" / "event0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "e- resolution" in output and "a = " in output and "response: weighted Si energy" in output
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["event0.png", "response.png", "showers.h5"]
+
+
+def test_one_command_makes_a_clic_style_mixed_dataset(tmp_path: Path) -> None:
+    # the CLIC study's sample in one command: e-, gamma, pi0, pi+- at polar angles 60-120 degrees,
+    # with the detector response stored next to the raw cells (small here: 8 events of 10-20 GeV)
+    out = tmp_path / "clic.h5"
+    code, output, _ = run("simulate", "-d", "clic", "-p", "e-,gamma,pi0,pi+,pi-", "-E", "10-20GeV",
+                          "--polar-angle", "60-120", "-n", "8", "--seed", "2", "--digitize", "-q", "-o", str(out))
+    assert code == 0, output
+    with open_dataset(out) as f:
+        pdg = f.primaries().pdg
+        assert set(pdg.tolist()) <= {11, 22, 111, 211, -211} and len(set(pdg.tolist())) >= 2
+        assert f.has_digitized and "opening_angle" in f.extra_keys()
+        assert f.digitized("HCAL").shape == f.energy("HCAL").shape

@@ -178,7 +178,8 @@ def simulate_command(
         typer.Option(
             "--particle", "-p",
             help="e-, e+, gamma, pi+, pi-, pi0 (decays to gamma gamma), proton, neutron, mu-, mu+, K+, K-, K0L "
-                 "(aliases: electron, photon, pion-, p, n, muon, ...).",
+                 "(aliases: electron, photon, pion-, p, n, muon, ...); a mixture 'e-,gamma,pi0,pi-' fires one "
+                 "of them per event.",
         ),
     ] = "e-",
     energy: Annotated[
@@ -229,6 +230,9 @@ def simulate_command(
     ] = None,
     shard_size: Annotated[int, typer.Option(min=1, help="Events per shard (with the seed it fixes the events).")] = 100,
     compression: Annotated[str, typer.Option(help="gzip, blosc (zstd) or none.")] = "gzip",
+    digitize: Annotated[
+        bool, typer.Option(help="Also store the detector response (the detector TOML's readout) beside the raw cells.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -257,7 +261,7 @@ def simulate_command(
                    spread_shape=spread_shape, particles_per_event=particles_per_event,
                    **{key: value for key, value in gun_options.items() if value is not None})
     campaign = Campaign(detector, gun, n, seed=seed, engine=engine, shard_size=shard_size, workers=workers,
-                        scheduler=scheduler)
+                        scheduler=scheduler, digitize=digitize)
     gun.for_detector(campaign.detector)  # a separation in cells: checked before the first shower
     if not quiet:
         error_console.print(campaign.describe())
