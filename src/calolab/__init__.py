@@ -42,6 +42,17 @@ _EXPORTS: dict[str, str] = {
     "ShowerFileWriter": "calolab.data.showerfile",
     "open_dataset": "calolab.data.showerfile",
     "write_showers": "calolab.data.showerfile",
+    "extract_windows": "calolab.data.windows",
+    "WindowSpec": "calolab.data.windows",
+    "read_lcd": "calolab.data.formats.lcd",
+    "write_lcd": "calolab.data.formats.lcd",
+    # detector response
+    "Readout": "calolab.detector.readout",
+    "calibrate_sampling_fraction": "calolab.detector.readout",
+    # reconstruction
+    "Predictions": "calolab.reco.predictions",
+    "read_predictions": "calolab.reco.predictions",
+    "write_predictions": "calolab.reco.predictions",
     # evaluation and plots
     "fit_resolution": "calolab.evaluate",
     "ResolutionFit": "calolab.evaluate",
@@ -72,12 +83,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from calolab.data.formats.lcd import read_lcd, write_lcd
     from calolab.data.showerfile import ShowerFile, ShowerFileWriter, open_dataset, write_showers
+    from calolab.data.windows import WindowSpec, extract_windows
     from calolab.detector.geometry import Calorimeter, homogeneous_block, list_presets, load_detector
+    from calolab.detector.readout import Readout, calibrate_sampling_fraction
     from calolab.errors import CalolabError, ConfigError, DatasetError, MaterialError, SimulationError
     from calolab.evaluate import ResolutionFit, fit_resolution
     from calolab.physics.materials import Material, get_material, list_materials
     from calolab.plots import plot_event
+    from calolab.reco.predictions import Predictions, read_predictions, write_predictions
     from calolab.sim.campaign import Campaign, simulate
     from calolab.sim.engine import get_engine, register_engine
     from calolab.sim.events import Deposits, Primaries
