@@ -1,15 +1,19 @@
-"""Evaluation of calorimeter performance: energy-resolution fits.
+"""Energy performance: bias and resolution vs true energy, and the resolution fit.
 
 The stochastic / noise / constant parameterisation (PDG "Calorimetry", eq. 35.x)::
 
     sigma / E = a / sqrt(E) (+) b / E (+) c        (E in GeV, terms added in quadrature)
 
 is fitted by weighted least squares with iminuit (MIGRAD + HESSE), so every term comes with its
-uncertainty.
+uncertainty. :func:`energy_performance` measures the points: per true-energy bin the Gaussian core
+of the response ``E_pred / E_true`` (:func:`~calolab.evaluate.core.fit_gaussian_core`) gives the
+bias ``mean - 1`` and the relative resolution ``sigma / mean``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +21,21 @@ from iminuit import Minuit
 from iminuit.cost import LeastSquares
 
 from calolab.errors import ConfigError
+from calolab.evaluate.core import GaussianCore, bin_index, energy_bins, fit_gaussian_core
+from calolab.reco.predictions import Predictions
 
-__all__ = ["ResolutionFit", "fit_resolution", "resolution_model", "relative_resolution"]
+__all__ = [
+    "EnergyPerformance",
+    "ResolutionFit",
+    "energy_performance",
+    "fit_resolution",
+    "predicted_total_energy",
+    "relative_resolution",
+    "resolution_model",
+]
+
+#: Fewest events a bin needs for its core fit; emptier bins are NaN.
+MIN_BIN_EVENTS = 20
 
 
 def resolution_model(energy_gev: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
@@ -90,3 +107,111 @@ def fit_resolution(
         a_error=float(errs["a"]), b_error=float(errs["b"]), c_error=float(errs["c"]),
         chi2=float(minuit.fval), ndof=int(energy_gev.size - minuit.nfit),
     )
+
+
+@dataclass(frozen=True)
+class EnergyPerformance:
+    """Energy response of one model per true-energy bin (arrays of length ``bins``).
+
+    Attributes:
+        model: the model's name.
+        bin_edges: true-energy bin edges, MeV (``bins + 1``).
+        energy: mean true energy of the events in each bin, MeV.
+        counts: events per bin.
+        bias, bias_error: Gaussian-core mean of ``E_pred / E_true`` minus 1.
+        median_bias: median of ``E_pred / E_true`` minus 1 (robust cross-check).
+        resolution, resolution_error: relative resolution ``sigma / mean`` of the core.
+        cores: the core fit of each bin (NaN for bins with fewer than ``min_events`` events).
+        fit: ``sigma/E = a/sqrt(E) (+) b/E (+) c`` fitted to the bins (``None`` with < 2 usable bins).
+    """
+
+    model: str
+    bin_edges: np.ndarray
+    energy: np.ndarray
+    counts: np.ndarray
+    bias: np.ndarray
+    bias_error: np.ndarray
+    median_bias: np.ndarray
+    resolution: np.ndarray
+    resolution_error: np.ndarray
+    cores: tuple[GaussianCore, ...]
+    fit: ResolutionFit | None
+
+
+def predicted_total_energy(predictions: Predictions) -> np.ndarray | None:
+    """The predicted energy per event, MeV (summed over photons for ``(N, k)`` predictions), or ``None``."""
+    energy = predictions.predicted.get("energy")
+    if energy is None:
+        return None
+    energy = np.asarray(energy, dtype=float)
+    return energy.sum(axis=1) if energy.ndim == 2 else energy
+
+
+def _ratio_error(ratio: float, a: float, a_error: float, b: float, b_error: float) -> float:
+    """Uncertainty of ``a / b`` from independent uncertainties of ``a`` and ``b``."""
+    if ratio == 0.0:
+        return abs(a_error / b) if b else math.nan
+    return abs(ratio) * math.hypot(a_error / a, b_error / b)
+
+
+def energy_performance(
+    predictions: Predictions,
+    bins: Sequence[float] | np.ndarray | None = None,
+    *,
+    n_sigma: float = 2.0,
+    fix_noise: float | None = None,
+    min_events: int = MIN_BIN_EVENTS,
+) -> EnergyPerformance:
+    """Bias and relative resolution of the predicted energy per true-energy bin, and their fit.
+
+    Args:
+        predictions: a model's predictions with ``predicted["energy"]`` (MeV).
+        bins: true-energy bin edges, MeV; default :func:`~calolab.evaluate.core.energy_bins`.
+        n_sigma: half-width of the core-fit window, in sigma.
+        fix_noise: hold the noise term ``b`` at this value (GeV) in the resolution fit; ``None``
+            fits it when at least 4 bins are usable (with fewer, ``b`` is held at 0).
+        min_events: fewest events for a bin to be fitted.
+
+    Raises:
+        ConfigError: the model predicts no energy, or the bin edges are not increasing.
+    """
+    predicted = predicted_total_energy(predictions)
+    if predicted is None:
+        msg = f"model {predictions.model!r} predicts no energy (no predicted['energy'])"
+        raise ConfigError(msg)
+    true = np.asarray(predictions.truth["energy"], dtype=float)
+    if true.ndim != 1:
+        true = true.sum(axis=1)
+    edges = energy_bins(true) if bins is None else np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        msg = f"energy bins must be at least 2 increasing edges (MeV), got {edges.tolist()}"
+        raise ConfigError(msg)
+    good = np.isfinite(true) & (true > 0) & np.isfinite(predicted)
+    response = np.where(good, predicted / np.where(good, true, 1.0), np.nan)
+    index = np.where(good, bin_index(true, edges), -1)
+    n_bins = edges.size - 1
+    energy, bias, bias_error, median_bias, resolution, resolution_error = (np.full(n_bins, np.nan) for _ in range(6))
+    counts = np.bincount(index[index >= 0], minlength=n_bins)
+    cores = []
+    for b in range(n_bins):
+        in_bin = index == b
+        if counts[b] == 0:
+            cores.append(GaussianCore.empty())
+            continue
+        energy[b] = true[in_bin].mean()
+        median_bias[b] = np.median(response[in_bin]) - 1.0
+        if counts[b] < max(min_events, 10):
+            cores.append(GaussianCore.empty(int(counts[b])))
+            continue
+        core = fit_gaussian_core(response[in_bin], n_sigma=n_sigma)
+        cores.append(core)
+        bias[b], bias_error[b] = core.mean - 1.0, core.mean_error
+        resolution[b] = core.sigma / core.mean
+        resolution_error[b] = _ratio_error(resolution[b], core.sigma, core.sigma_error, core.mean, core.mean_error)
+    usable = np.isfinite(resolution) & np.isfinite(resolution_error) & (resolution_error > 0)
+    fit = None
+    if np.count_nonzero(usable) >= 2:
+        noise = fix_noise if fix_noise is not None or np.count_nonzero(usable) >= 4 else 0.0
+        fit = fit_resolution(energy[usable] / 1000.0, resolution[usable], resolution_error[usable], fix_noise=noise)
+    return EnergyPerformance(predictions.model, edges, energy, counts, bias, bias_error, median_bias, resolution,
+                             resolution_error, tuple(cores), fit)
