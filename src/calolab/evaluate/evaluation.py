@@ -170,8 +170,11 @@ def _model_figures(m: ModelEvaluation) -> dict[str, Any]:
 
 
 def _shared_energy_edges(predictions: Sequence[Predictions]) -> np.ndarray:
+    """Bins of the true energies of the models binned in energy (all but overlap-only models)."""
+    binned = [p for p in predictions if "energy" in p.predicted or "pid_score" in p.predicted
+              or np.ndim(p.predicted.get("position", np.zeros((0, 0, 0)))) == 2]
     energies = []
-    for p in predictions:
+    for p in binned or predictions:
         energy = np.asarray(p.truth["energy"], dtype=float)
         energies.append(energy.sum(axis=1) if energy.ndim == 2 else energy)
     return energy_bins(np.concatenate(energies))
@@ -194,7 +197,8 @@ def evaluate_models(
     Args:
         predictions: one :class:`~calolab.reco.predictions.Predictions` per model (names unique).
         energy_edges: true-energy bins, MeV, shared by all models; default
-            :func:`~calolab.evaluate.core.energy_bins` of all their true energies.
+            :func:`~calolab.evaluate.core.energy_bins` of the true energies of all models but
+            overlap-only ones (binned in separation instead).
         signal, background: PDG codes compared in the particle ID; default the classes of the
             first model with a ``pid_score`` (its first class against the others).
         efficiencies: signal efficiencies of the rejection working points.
