@@ -653,6 +653,169 @@ def digitize_command(
     typer.echo(str(result.path))
 
 
+# ---------------------------------------------------------------- evaluate command
+# (section owned by evaluate/ + performance_plots.py)
+
+
+def _energy_list(text: str, option: str) -> list[float]:
+    """'10,20,50GeV' -> MeV; a unit after the last number applies to the bare numbers before it."""
+    import re
+
+    from calolab.errors import ConfigError
+    from calolab.units import parse_energy
+
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    unit_match = re.search(r"[A-Za-z]+\s*$", parts[-1]) if parts else None
+    unit = unit_match.group(0) if unit_match else ""
+    values = [parse_energy(part if re.search(r"[A-Za-z]", part) else part + unit) for part in parts]
+    if len(values) < 2 or any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        msg = f"{option} {text!r}: give at least 2 increasing energies, e.g. '10,20,50,100GeV'"
+        raise ConfigError(msg)
+    return values
+
+
+def _number_list(text: str, option: str, kind: type) -> list:  # type: ignore[type-arg]
+    from calolab.errors import ConfigError
+
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        msg = f"{option} {text!r}: give comma-separated {kind.__name__} values, e.g. " + (
+            "'111,211'" if kind is int else "'0.5,0.7,0.9'")
+        raise ConfigError(msg) from None
+
+
+def _value(value: float, error: float, scale: float = 1.0, digits: int = 3) -> str:
+    import math
+
+    if not math.isfinite(value):
+        return "inf" if value == math.inf else "-"
+    text = f"{value * scale:.{digits}g}"
+    return f"{text} ± {error * scale:.2g}" if math.isfinite(error) else text
+
+
+@app.command("evaluate")
+def evaluate_command(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="PREDICTIONS...", help="Predictions files (.h5) of one or more models.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the PNGs and figures.json (created).")],
+    signal: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Signal PDG code of the particle ID (default: the first class of the first PID model)."),
+    ] = None,
+    background: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Background PDG codes, comma-separated: '111' or '211,-211' (default: the other classes)."),
+    ] = None,
+    bins: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="True-energy bin edges: '10,20,50,100,200,500GeV' (a trailing unit applies to all; "
+                          "bare numbers are MeV). Default: one bin per fixed energy, else 10 log bins."),
+    ] = None,
+    efficiency: Annotated[
+        str, typer.Option(help="Signal efficiencies of the background-rejection working points.")
+    ] = "0.5,0.7,0.9",
+    cell_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Cell pitch for the position resolution vs impact point in the cell: '22mm' "
+                          "(default: the predictions' cell_size_mm attribute, else none)."),
+    ] = None,
+    cell_origin: Annotated[
+        str, typer.Option(help="A cell centre: 0mm for an odd grid centred on 0, half a cell for an even one.")
+    ] = "0mm",
+    fix_noise: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Hold the noise term b of the resolution fit at this energy: '0GeV' (default: fitted)."),
+    ] = None,
+    style: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
+    ] = None,
+) -> None:
+    """Compare reconstruction models side by side: energy resolution, particle ID, position resolution.
+
+    Reads the predictions files the models wrote and evaluates what each model predicts:
+
+    energy: bias and Gaussian-core resolution per true-energy bin, fit of sigma/E = a/sqrt(E) (+) b/E (+) c;
+
+    particle ID: ROC, AUC, background rejection at fixed signal efficiency, accuracy vs energy and eta;
+
+    position: resolution vs energy and impact point in the cell; per photon vs separation for overlap models.
+
+    Writes the plots and figures.json into the output folder and prints a table of the models.
+
+    Example:
+
+    ``calolab evaluate cnn.h5 xgboost.h5 linear.h5 -o eval/ --signal 22 --background 111``
+    """
+    import dataclasses
+
+    from rich.table import Table
+
+    from calolab.data.atomic import atomic_path
+    from calolab.errors import ConfigError
+    from calolab.evaluate import evaluate_models
+    from calolab.performance_plots import write_evaluation_plots
+    from calolab.reco.predictions import read_predictions
+    from calolab.units import parse_energy, parse_length
+
+    predictions = [read_predictions(path) for path in files]
+    names = [p.model for p in predictions]
+    predictions = [dataclasses.replace(p, model=f"{p.model} ({path.stem})") if names.count(p.model) > 1 else p
+                   for p, path in zip(predictions, files, strict=True)]
+    efficiencies = _number_list(efficiency, "--efficiency", float)
+    evaluation = evaluate_models(
+        predictions,
+        energy_edges=None if bins is None else _energy_list(bins, "--bins"),
+        signal=signal,
+        background=None if background is None else _number_list(background, "--background", int),
+        efficiencies=efficiencies,
+        cell_size_mm=None if cell_size is None else parse_length(cell_size),
+        cell_origin_mm=parse_length(cell_origin),
+        fix_noise=None if fix_noise is None else parse_energy(fix_noise) / 1000.0,
+    )
+    if output.exists() and not output.is_dir():
+        msg = f"--output {output} is a file: give a folder for the plots and figures.json"
+        raise ConfigError(msg)
+    output.mkdir(parents=True, exist_ok=True)
+    plots = write_evaluation_plots(evaluation, output, style=style)
+    figures = output / "figures.json"
+    with atomic_path(figures) as temporary:
+        temporary.write_text(evaluation.to_json() + "\n")
+
+    quoted = max(efficiencies) if efficiencies else None
+    title = "models" if evaluation.signal is None else (
+        f"models (particle ID: {evaluation.signal} vs {', '.join(map(str, evaluation.background or ()))})")
+    table = Table(title=title)
+    for column in ("model", "events", "a (%·√GeV)", "b (GeV)", "c (%)", "AUC",
+                   f"rejection @ {100 * quoted:g}%" if quoted else "rejection", "σx (mm)", "σy (mm)"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for m in evaluation.models:
+        fit = None if m.energy is None else m.energy.fit
+        row = [m.model, str(m.n_events)]
+        row += ["-"] * 3 if fit is None else [_value(fit.a, fit.a_error, 100), _value(fit.b, fit.b_error),
+                                              _value(fit.c, fit.c_error, 100)]
+        c = m.classification
+        point = None if c is None else max(c.working_points, key=lambda p: p.signal_efficiency, default=None)
+        row += ["-" if c is None else _value(c.auc, c.auc_error, digits=4),
+                "-" if point is None else _value(point.rejection, point.rejection_error)]
+        if m.position is not None:
+            row += [_value(m.position.x.sigma, m.position.x.sigma_error),
+                    _value(m.position.y.sigma, m.position.y.sigma_error)]
+        elif m.overlap is not None:  # per photon, x and y pooled
+            row += [_value(m.overlap.position.sigma, m.overlap.position.sigma_error)] * 2
+        else:
+            row += ["-", "-"]
+        table.add_row(*row)
+    console.print(table)
+    for m in evaluation.models:
+        for note in m.notes:
+            error_console.print(f"[yellow]{m.model}:[/] {note}")
+    error_console.print(f"wrote {len(plots)} plots ({', '.join(plots)}) to {output}")
+    typer.echo(str(figures))
+
+
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
     try:

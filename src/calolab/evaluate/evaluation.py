@@ -208,7 +208,7 @@ def evaluate_models(
         n_sigma: half-width of the Gaussian core-fit windows, in sigma.
 
     Raises:
-        ConfigError: no predictions, or two with the same model name.
+        ConfigError: no predictions, two with the same model name, or an efficiency outside (0, 1].
     """
     predictions = list(predictions)
     if not predictions:
@@ -218,6 +218,10 @@ def evaluate_models(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         msg = f"model names must be unique, {duplicates} appear more than once: rename the models"
+        raise ConfigError(msg)
+    bad = [e for e in efficiencies if not 0.0 < e <= 1.0]
+    if bad:
+        msg = f"signal efficiencies must be in (0, 1], got {bad}: e.g. 0.5, 0.7, 0.9"
         raise ConfigError(msg)
     edges = _shared_energy_edges(predictions) if energy_edges is None else np.asarray(energy_edges, dtype=float)
     if signal is None:
