@@ -98,10 +98,10 @@ class OverlapPlot(NamedTuple):
     points: list[ErrorbarContainer]
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.8)) -> Axes:
+def _new_axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
-    return Figure(figsize=figsize, layout="constrained").add_subplot()
+    return Figure(figsize=(6.4, 4.8), layout="constrained").add_subplot()
 
 
 def _color(colors: Mapping[str, str] | None, model: str, index: int) -> str:
@@ -252,7 +252,8 @@ def plot_position(
         msg = f"plot_position: variable 'energy'|'cell' and quantity 'sigma'|'bias', got {variable!r}, {quantity!r}"
         raise ConfigError(msg)
     ax = _new_axes(ax)
-    points_x, points_y = [], []
+    points_x: list[ErrorbarContainer] = []
+    points_y: list[ErrorbarContainer] = []
     for index, p in enumerate(positions):
         bins = p.vs_energy if variable == "energy" else p.vs_cell
         if bins is None:
@@ -356,10 +357,10 @@ def write_evaluation_plots(
     target = Path(folder)
     with _style(style):
         for name, draw in panels.items():
-            ax = _new_axes(None)
-            draw(ax)
+            figure = Figure(figsize=(6.4, 4.8), layout="constrained")
+            draw(figure.add_subplot())
             path = target / f"{name}.png"
             with atomic_path(path) as temporary:
-                ax.figure.savefig(temporary, format="png", dpi=dpi)
+                figure.savefig(temporary, format="png", dpi=dpi)
             written[name] = path
     return written
