@@ -159,3 +159,21 @@ def test_calice_ahcal_pion_stochastic_term() -> None:
     fit = fit_resolution(energies, resolution, errors)
     print(f"calice-ahcal pions: a = {fit.a:.3f} +- {fit.a_error:.3f}, c = {fit.c:.3f} +- {fit.c_error:.3f}")
     assert fit.a == pytest.approx(0.58, rel=0.25)
+
+
+@pytest.mark.parametrize(("energy_gev", "events"), [(10.0, 100), (50.0, 50)])
+def test_longitudinal_containment_follows_the_pdg_rule(energy_gev: float, events: int) -> None:
+    # 95 % containment depth measured from the shower start: t95 ~ t_max + 2.5 lambda_att with
+    # t_max = 0.2 ln(E/GeV) + 0.7 and lambda_att = lambda_I (E/GeV)^0.13, in lambda_I (PDG review
+    # "Calorimetry"; REFERENCES.md [M]); a rule of thumb, so 25 % tolerance
+    detector = _iron_block(layers=150, cells=15, cell_size=60.0)
+    iron, scintillator = get_material("Fe"), get_material("polystyrene")
+    lam = 25.0 / (20.0 / iron.nuclear_interaction_length + 5.0 / scintillator.nuclear_interaction_length)
+    deposits = _fire(-211, energy_gev * 1000.0, events, detector, seed=4)
+    profile = (deposits.active["HCAL"] + deposits.passive["HCAL"]).sum(axis=(2, 3))
+    depth = ((np.arange(150) + 0.5) * 25.0)[None, :] - deposits.extra["first_interaction_z"][:, None]
+    order = np.argsort(depth.ravel())
+    cumulative = np.cumsum(profile.ravel()[order]) / profile.sum()
+    t95 = depth.ravel()[order][np.searchsorted(cumulative, 0.95)] / lam
+    expected = 0.2 * np.log(energy_gev) + 0.7 + 2.5 * energy_gev**0.13
+    assert t95 == pytest.approx(expected, rel=0.25)
