@@ -1,0 +1,460 @@
+"""Shower files as torch datasets: cell tensors, scalar inputs and reconstruction targets.
+
+I/O stays in :mod:`calolab.data.showerfile`; this module reads the arrays once (chunk by chunk, into
+preallocated float32 arrays) and wraps them. One event gives::
+
+    cells[section]  (1, layers, y, x) float32  channels-first, GeV after the optional cell transform
+    scalars         (S,) float32   standardised: total energy per section (GeV) [+ seed-cell x, y (mm)]
+    energy          ()  float32    standardised target: log(E / GeV) (default) or E / GeV
+    label           ()  int64      index of the event's PDG code in the class list (-1: not in it)
+    position        (2,) float32   standardised impact point x, y (mm; relative to the window's seed cell)
+    photons         (2, 3) float32 standardised (x, y, E / GeV) of the event's first two photons (overlaps)
+
+The standardisation (:class:`Standardizer`) is fitted on the training split only and travels with the
+model, so predictions on another file use the training statistics.
+
+Indexing a :class:`ShowerDataset` with an index array returns a whole batch at once; the data module's
+loaders use that (``batch_size=None`` with a batch sampler), which is much faster than collating events.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from calolab.errors import ConfigError, DatasetError
+
+__all__ = [
+    "DataConfig",
+    "ShowerArrays",
+    "Standardizer",
+    "ShowerDataset",
+    "ShowerDataModule",
+    "load_showers",
+    "split_indices",
+    "apply_cell_transform",
+]
+
+GEV = 1000.0  # MeV per GeV
+TARGET_KEYS = ("energy", "position", "photons")
+
+
+class DataConfig(BaseModel):
+    """How shower files become tensors.
+
+    Attributes:
+        signal: ``"raw"`` active energy or ``"digitized"`` readout signal (``calolab digitize``).
+        cell_transform: ``"none"``, ``"log1p"`` or ``"power:0.85"`` (E^0.85 on GeV cells).
+        energy_target: train on ``"log"`` (log E/GeV) or ``"linear"`` (E/GeV), then standardised.
+        classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
+        window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
+            (cluster and overlap networks); ``None`` keeps every section whole.
+        window_section: the section to crop (default: the first).
+        position_input: add the seed cell's absolute x, y (mm) to the scalar inputs.
+        max_events: read at most this many events per file.
+        chunk: events read at a time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: Literal["raw", "digitized"] = "raw"
+    cell_transform: str = "none"
+    energy_target: Literal["log", "linear"] = "log"
+    classes: tuple[int, ...] | None = None
+    window: int | None = Field(default=None, ge=1)
+    window_section: str | None = None
+    position_input: bool = False
+    max_events: int | None = Field(default=None, ge=1)
+    chunk: int = Field(default=4096, ge=1)
+
+    @field_validator("cell_transform")
+    @classmethod
+    def _known_transform(cls, value: str) -> str:
+        parse_cell_transform(value)
+        return value
+
+
+def parse_cell_transform(text: str) -> tuple[str, float]:
+    """``"none"`` / ``"log1p"`` / ``"power:P"`` -> (kind, exponent)."""
+    if text in ("none", "log1p"):
+        return text, 1.0
+    if text.startswith("power:"):
+        try:
+            exponent = float(text.split(":", 1)[1])
+        except ValueError:
+            exponent = float("nan")
+        if exponent > 0:
+            return "power", exponent
+    msg = f"cell_transform {text!r} is unknown: use 'none', 'log1p' or 'power:0.85' (a positive exponent)"
+    raise ConfigError(msg)
+
+
+def apply_cell_transform(cells_gev: np.ndarray, transform: str) -> np.ndarray:
+    """The cell transform applied to cell energies in GeV (in place on float32 arrays; negatives clipped to 0)."""
+    kind, exponent = parse_cell_transform(transform)
+    if kind == "none":
+        return cells_gev
+    np.maximum(cells_gev, 0.0, out=cells_gev)
+    if kind == "log1p":
+        return np.log1p(cells_gev, out=cells_gev)
+    return np.power(cells_gev, exponent, out=cells_gev)
+
+
+@dataclass
+class ShowerArrays:
+    """Everything the networks need of ``N`` events, in memory.
+
+    Attributes:
+        cells: section -> ``(N, layers, y, x)`` float32, GeV after the cell transform.
+        totals: ``(N, sections)`` float32, GeV: summed cell energy per section (before the transform).
+        seed: ``(N, 2)`` float64, mm: centre of the window's seed cell (zeros without a window).
+        truth: per-event truth: ``energy`` (MeV), ``pdg``, ``position`` (N, 2) mm, ``theta`` rad,
+            ``photon_position`` (N, 2, 2) mm and ``photon_energy`` (N, 2) MeV (first two transported
+            particles, by falling energy; NaN when absent), and the file's 1-d ``/truth`` arrays.
+    """
+
+    cells: dict[str, np.ndarray]
+    totals: np.ndarray
+    seed: np.ndarray
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.totals.shape[0])
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, int, int]]:
+        """Section -> ``(layers, y, x)``."""
+        return {name: tuple(array.shape[1:]) for name, array in self.cells.items()}  # type: ignore[misc]
+
+    def scalars(self, position_input: bool) -> np.ndarray:
+        """Unstandardised scalar inputs ``(N, S)``: totals (GeV) [+ seed x, y (mm)]."""
+        parts = [self.totals.astype(np.float64)]
+        if position_input:
+            parts.append(self.seed)
+        return np.concatenate(parts, axis=1)
+
+    def targets(self, energy_target: str) -> dict[str, np.ndarray]:
+        """Unstandardised regression targets (float64): energy, position (relative to the seed), photons."""
+        energy = self.truth["energy"] / GEV
+        photons = np.concatenate([self.truth["photon_position"] - self.seed[:, None, :],
+                                  self.truth["photon_energy"][..., None] / GEV], axis=2)
+        return {
+            "energy": np.log(np.maximum(energy, 1e-6)) if energy_target == "log" else energy,
+            "position": self.truth["position"] - self.seed,
+            "photons": photons,
+        }
+
+    @staticmethod
+    def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
+        shapes = {str(p.shapes) for p in parts}
+        if len(shapes) != 1:
+            msg = f"the shower files have different section shapes {sorted(shapes)}: train on files of one detector"
+            raise DatasetError(msg)
+        common = set.intersection(*(set(p.truth) for p in parts))
+        return ShowerArrays(
+            cells={name: np.concatenate([p.cells[name] for p in parts]) for name in parts[0].cells},
+            totals=np.concatenate([p.totals for p in parts]),
+            seed=np.concatenate([p.seed for p in parts]),
+            truth={key: np.concatenate([p.truth[key] for p in parts]) for key in parts[0].truth if key in common},
+        )
+
+
+def _first_two(primaries: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) mm and kinetic energy MeV of each event's two most energetic transported particles."""
+    moving = primaries.transported()
+    n = moving.n_events
+    position = np.full((n, 2, 2), np.nan)
+    energy = np.full((n, 2), np.nan)
+    events = moving.event_index()
+    order = np.lexsort((-moving.energy, events))  # by event, then falling energy
+    rank = np.arange(order.size) - np.repeat(moving.event_offsets[:-1], np.diff(moving.event_offsets))
+    keep = rank < 2
+    rows, slots = events[order][keep], rank[keep]
+    position[rows, slots] = moving.position[order][keep][:, :2]
+    energy[rows, slots] = moving.energy[order][keep]
+    return position, energy
+
+
+def _window(cells: np.ndarray, size: int, centres_x: np.ndarray, centres_y: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """``size x size`` windows around each event's hottest (layer-summed) cell, zero-padded; seed centres (mm)."""
+    n, layers, ny, nx = cells.shape
+    flat = cells.sum(axis=1).reshape(n, -1)
+    hottest = flat.argmax(axis=1)
+    iy, ix = np.divmod(hottest, nx)
+    half = size // 2
+    padded = np.pad(cells, ((0, 0), (0, 0), (half, size - half - 1), (half, size - half - 1)))
+    rows = iy[:, None] + np.arange(size)[None, :]  # padded coordinates: window starts at the seed index
+    cols = ix[:, None] + np.arange(size)[None, :]
+    out = padded[np.arange(n)[:, None, None, None], np.arange(layers)[None, :, None, None],
+                 rows[:, None, :, None], cols[:, None, None, :]]
+    seed = np.stack([centres_x[ix], centres_y[iy]], axis=1)
+    return np.ascontiguousarray(out, dtype=np.float32), seed
+
+
+def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays:
+    from calolab.data.showerfile import ShowerFile
+
+    with ShowerFile(path) as showers:
+        n = showers.n_events if config.max_events is None else min(config.max_events, showers.n_events)
+        if n == 0:
+            msg = f"{showers.path} has no events: simulate some first"
+            raise DatasetError(msg)
+        if config.signal == "digitized" and not showers.has_digitized:
+            msg = (f"{showers.path} has no digitized signal (--signal digitized): run calolab digitize first, "
+                   f"or train on --signal raw")
+            raise DatasetError(msg)
+        sections = list(showers.sections)
+        centres: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if config.window is not None:
+            name = config.window_section or sections[0]
+            if name not in sections:
+                msg = f"window_section {name!r} is not a section of {showers.path}: choose one of {sections}"
+                raise ConfigError(msg)
+            section = showers.detector.section(name)
+            centres[name] = (section.cell_centres_x(), section.cell_centres_y())
+            sections = [name]
+            shapes = {name: (showers.shape(name)[0], config.window, config.window)}
+        else:
+            shapes = {name: showers.shape(name) for name in sections}
+        cells = {name: np.empty((n, *shape), dtype=np.float32) for name, shape in shapes.items()}
+        totals = np.empty((n, len(sections)), dtype=np.float32)
+        seed = np.zeros((n, 2))
+        for start in range(0, n, config.chunk):
+            part = slice(start, min(start + config.chunk, n))
+            for k, name in enumerate(sections):
+                raw = showers.digitized(name, part) if config.signal == "digitized" else showers.energy(name, part)
+                raw = raw.astype(np.float32, copy=False) / np.float32(GEV)
+                if name in centres:
+                    raw, seed[part] = _window(raw, config.window, *centres[name])  # type: ignore[arg-type]
+                totals[part, k] = raw.sum(axis=(1, 2, 3), dtype=np.float64)
+                cells[name][part] = apply_cell_transform(raw, config.cell_transform)
+        primaries = showers.primaries(slice(0, n))
+        first = primaries.event_offsets[:-1]
+        direction = primaries.direction[first] if primaries.n_particles else np.zeros((n, 3))
+        photon_position, photon_energy = _first_two(primaries)
+        truth = {
+            "energy": primaries.event_energy(),
+            "pdg": primaries.pdg[first].astype(np.int32),
+            "position": primaries.position[first][:, :2].copy(),
+            "theta": np.arccos(np.clip(direction[:, 2], -1.0, 1.0)),
+            "photon_position": photon_position,
+            "photon_energy": photon_energy,
+        }
+        for key in showers.extra_keys():
+            array = showers._rows(showers._file[f"truth/{key}"], slice(0, n))  # one /truth array, no cells
+            if array.ndim == 1 and array.dtype.kind in "iuf":
+                truth[key] = array
+    return ShowerArrays(cells, totals, seed, truth)
+
+
+def load_showers(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                 config: DataConfig | None = None) -> ShowerArrays:
+    """Read one or more shower files into :class:`ShowerArrays` (chunk by chunk, float32 cells).
+
+    Raises:
+        DatasetError: a file is missing or invalid, has no digitized signal when asked, or the files'
+            sections differ.
+    """
+    config = config or DataConfig()
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    if not paths:
+        msg = "no shower files given: pass at least one --data FILE.h5"
+        raise ConfigError(msg)
+    parts = [_read_file(path, config) for path in paths]
+    return parts[0] if len(parts) == 1 else ShowerArrays.concatenate(parts)
+
+
+def split_indices(n: int, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test event indices: a seeded permutation cut by the fractions (each >= 1 event)."""
+    if not (0 < val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        msg = (f"val_fraction = {val_fraction} and test_fraction = {test_fraction}: each must lie in [0, 1) "
+               f"(validation > 0) with a sum below 1")
+        raise ConfigError(msg)
+    n_val, n_test = max(1, round(n * val_fraction)), round(n * test_fraction)
+    if n - n_val - n_test < 1:
+        msg = f"{n} events cannot be split into train/validation/test: give more events"
+        raise DatasetError(msg)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val + n_test:]), np.sort(order[:n_val]), np.sort(order[n_val: n_val + n_test])
+
+
+@dataclass
+class Standardizer:
+    """Per-column mean and standard deviation of the scalar inputs and each target; ``x' = (x - mean) / std``.
+
+    Fitted on the training events only (:meth:`fit`); stored as plain lists (:meth:`to_dict`) inside the
+    checkpoint and next to it.
+    """
+
+    mean: dict[str, np.ndarray]
+    std: dict[str, np.ndarray]
+
+    @classmethod
+    def fit(cls, columns: Mapping[str, np.ndarray]) -> Standardizer:
+        """Fit on arrays whose first axis is events (NaN ignored; a constant column gets std 1)."""
+        mean, std = {}, {}
+        for key, array in columns.items():
+            array = np.asarray(array, dtype=np.float64)
+            array = np.where(np.isfinite(array), array, np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (no second photon)
+                m, s = np.nanmean(array, axis=0), np.nanstd(array, axis=0)
+            mean[key] = np.where(np.isfinite(m), m, 0.0)
+            std[key] = np.where(np.isfinite(s) & (s > 1e-12), s, 1.0)
+        return cls(mean, std)
+
+    def transform(self, key: str, array: np.ndarray) -> np.ndarray:
+        return (np.asarray(array, dtype=np.float64) - self.mean[key]) / self.std[key]
+
+    def inverse(self, key: str, array: np.ndarray) -> np.ndarray:
+        return np.asarray(array, dtype=np.float64) * self.std[key] + self.mean[key]
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {key: {"mean": self.mean[key].tolist(), "std": self.std[key].tolist()} for key in self.mean}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Standardizer:
+        return cls({k: np.asarray(v["mean"], dtype=np.float64) for k, v in data.items()},
+                   {k: np.asarray(v["std"], dtype=np.float64) for k, v in data.items()})
+
+
+def infer_classes(pdg: np.ndarray) -> tuple[int, ...]:
+    """Sorted distinct PDG codes."""
+    return tuple(int(c) for c in np.unique(pdg))
+
+
+def class_labels(pdg: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """Index of each PDG code in ``classes``; -1 where it is not a class (ignored by the PID loss)."""
+    lookup = {int(c): i for i, c in enumerate(classes)}
+    return np.array([lookup.get(int(p), -1) for p in pdg], dtype=np.int64)
+
+
+class ShowerDataset(Dataset):
+    """A torch dataset over :class:`ShowerArrays`, standardised with a fitted :class:`Standardizer`.
+
+    ``dataset[i]`` gives one event (a dict of tensors, see the module docs); ``dataset[index_array]``
+    a batch with a leading batch axis.
+
+    Args:
+        arrays: the events.
+        standardizer: fitted on the training split (keys ``scalars``, ``energy``, ``position``, ``photons``).
+        classes: PDG codes of the PID classes.
+        config: the data config (energy target, position input).
+        indices: the events of this split (default: all).
+    """
+
+    def __init__(self, arrays: ShowerArrays, standardizer: Standardizer, classes: Sequence[int],
+                 config: DataConfig, indices: np.ndarray | None = None) -> None:
+        self.arrays = arrays
+        self.indices = np.arange(len(arrays)) if indices is None else np.asarray(indices, dtype=np.int64)
+        scalars = standardizer.transform("scalars", arrays.scalars(config.position_input))
+        targets = arrays.targets(config.energy_target)
+        self._scalars = torch.from_numpy(scalars.astype(np.float32))
+        self._targets = {key: torch.from_numpy(np.nan_to_num(standardizer.transform(key, value)).astype(np.float32))
+                         for key, value in targets.items()}
+        self._labels = torch.from_numpy(class_labels(arrays.truth["pdg"], classes))
+        self._cells = {name: torch.from_numpy(array) for name, array in arrays.cells.items()}
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __getitem__(self, item: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
+        rows = torch.from_numpy(np.atleast_1d(self.indices[np.asarray(item)]))
+        batch = {
+            "cells": {name: cells[rows].unsqueeze(1) for name, cells in self._cells.items()},
+            "scalars": self._scalars[rows],
+            "label": self._labels[rows],
+            "index": rows,
+            **{key: target[rows] for key, target in self._targets.items()},
+        }
+        if np.ndim(item) == 0:
+            batch = {key: ({k: v[0] for k, v in value.items()} if isinstance(value, dict) else value[0])
+                     for key, value in batch.items()}
+        return batch
+
+
+def batch_loader(dataset: ShowerDataset, batch_size: int, *, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A loader yielding whole batches from :meth:`ShowerDataset.__getitem__` (no per-event collation)."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
+
+
+class ShowerDataModule(L.LightningDataModule):
+    """Train/validation/test splits of shower files, by seed, with standardisation fitted on train only.
+
+    Args:
+        paths: shower files (concatenated), or ``None`` with ``arrays`` given.
+        config: how to read them.
+        batch_size: events per batch.
+        seed: seed of the split and of the shuffling.
+        val_fraction, test_fraction: shares of the events.
+        arrays: events already in memory (synthetic tests, benchmarks) instead of ``paths``.
+
+    After :meth:`setup`: ``arrays``, ``train_index``/``val_index``/``test_index``, ``standardizer``,
+    ``classes`` and ``input_shapes`` (section -> (layers, y, x)) and ``n_scalars``.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]] | None = None, config: DataConfig | None = None, *,
+                 batch_size: int = 256, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                 arrays: ShowerArrays | None = None) -> None:
+        super().__init__()
+        if (paths is None) == (arrays is None):
+            msg = "give either shower file paths or in-memory arrays to ShowerDataModule"
+            raise ConfigError(msg)
+        if batch_size < 1:
+            msg = f"batch_size = {batch_size}: give at least 1"
+            raise ConfigError(msg)
+        self.paths = list(paths or [])
+        self.config = config or DataConfig()
+        self.batch_size = batch_size
+        self.seed = seed
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.arrays = arrays
+        self.standardizer: Standardizer | None = None
+        self._ready = False
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._ready:
+            return
+        if self.arrays is None:
+            self.arrays = load_showers(self.paths, self.config)
+        arrays = self.arrays
+        self.train_index, self.val_index, self.test_index = split_indices(
+            len(arrays), self.seed, self.val_fraction, self.test_fraction)
+        self.classes = tuple(self.config.classes) if self.config.classes is not None \
+            else infer_classes(arrays.truth["pdg"][self.train_index])
+        scalars = arrays.scalars(self.config.position_input)[self.train_index]
+        targets = {key: value[self.train_index] for key, value in arrays.targets(self.config.energy_target).items()}
+        self.standardizer = Standardizer.fit({"scalars": scalars, **targets})
+        self.input_shapes = arrays.shapes
+        self.n_scalars = int(scalars.shape[1])
+        self._datasets = {name: ShowerDataset(arrays, self.standardizer, self.classes, self.config, index)
+                          for name, index in (("train", self.train_index), ("val", self.val_index),
+                                              ("test", self.test_index))}
+        self._ready = True
+
+    def dataset(self, split: Literal["train", "val", "test"]) -> ShowerDataset:
+        self.setup()
+        return self._datasets[split]
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.dataset("train"), self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.dataset("val"), self.batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.dataset("test"), self.batch_size, shuffle=False)

@@ -1,0 +1,142 @@
+"""The Lightning module of every reconstruction network: losses, optimiser, and decoding to physical units.
+
+A :class:`RecoTask` holds the network *and* everything needed to use it on a new file -- the model name and
+config, the input shapes, the class list, the data config and the standardisation fitted on the training
+split -- as hyperparameters, so ``RecoTask.load_from_checkpoint(path)`` alone predicts on any shower file of
+the same detector (:mod:`calolab.reco.inference`).
+
+Tasks and their outputs (:data:`calolab.reco.models.heads.TASK_HEADS`)::
+
+    energy       energy
+    pid          class probabilities
+    pid+energy   both (loss weights configurable)
+    position     impact x, y
+    cluster      impact x, y and energy (cluster network on a cell window)
+    overlap      (x, y, E) of two photons (permutation-invariant loss)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from calolab.data.torch import GEV, DataConfig, Standardizer
+from calolab.errors import ConfigError
+from calolab.reco.models import InputShapes, LossWeights, get_model, heads_for_task, multitask_loss
+from calolab.reco.models.heads import TASK_HEADS
+
+__all__ = ["RecoTask", "TASKS", "decode_outputs"]
+
+#: the task names
+TASKS = tuple(TASK_HEADS)
+
+
+def check_task(task: str, classes: Sequence[int]) -> None:
+    """Refuse an unknown task, or a PID task with fewer than two classes."""
+    if task not in TASK_HEADS:
+        msg = f"unknown task {task!r}: choose one of {list(TASK_HEADS)}"
+        raise ConfigError(msg)
+    if "pid" in TASK_HEADS[task] and len(classes) < 2:
+        msg = (f"task {task!r} needs at least two particle classes but the training data hold only "
+               f"{list(classes)}: give several --data files (one per particle) or a mixed file")
+        raise ConfigError(msg)
+
+
+class RecoTask(L.LightningModule):
+    """A reconstruction network trained on one task.
+
+    Args:
+        model: network name (``dnn``, ``cnn``, ``inception``, ``cluster``, ``overlap``).
+        model_config: its config fields (width, dropout, ...).
+        input_shapes: :meth:`InputShapes.to_dict` of the inputs.
+        task: one of :data:`TASKS`.
+        classes: PDG codes of the PID classes (column order of the scores).
+        standardizer: :meth:`Standardizer.to_dict` fitted on the training split.
+        data_config: the :class:`DataConfig` fields the inputs were made with.
+        loss_weights: :class:`LossWeights` fields.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+    """
+
+    def __init__(self, model: str, model_config: Mapping[str, Any], input_shapes: Mapping[str, Any], task: str,
+                 classes: Sequence[int], standardizer: Mapping[str, Any], data_config: Mapping[str, Any],
+                 loss_weights: Mapping[str, Any] | None = None, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        check_task(task, classes)
+        if not lr > 0:
+            msg = f"lr = {lr}: the learning rate must be positive (e.g. 1e-3)"
+            raise ConfigError(msg)
+        self.save_hyperparameters()
+        self.task_name = task
+        self.classes = tuple(int(c) for c in classes)
+        self.shapes = InputShapes.from_dict(input_shapes)
+        self.net = get_model(model, model_config, self.shapes, heads_for_task(task, len(self.classes)))
+        self.weights = LossWeights(**dict(loss_weights or {}))
+        self.standardizer = Standardizer.from_dict(standardizer)
+        self.data_config = DataConfig(**dict(data_config))
+
+    def forward(self, cells: Mapping[str, torch.Tensor], scalars: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(cells, scalars)
+
+    def _step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor:
+        outputs = self(batch["cells"], batch["scalars"])
+        loss, parts = multitask_loss(outputs, batch, self.weights)
+        size = int(batch["scalars"].shape[0])
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=size)
+        if len(parts) > 1:
+            for key, value in parts.items():
+                self.log(f"{stage}_{key}_loss", value, on_step=False, on_epoch=True, batch_size=size)
+        return loss
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        return {**self(batch["cells"], batch["scalars"]), "index": batch["index"]}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+    def decode(self, outputs: Mapping[str, torch.Tensor], seed: np.ndarray) -> dict[str, np.ndarray]:
+        """Network outputs -> physical predictions (see :func:`decode_outputs`)."""
+        return decode_outputs(outputs, seed, self.standardizer, self.data_config.energy_target)
+
+
+def decode_outputs(outputs: Mapping[str, torch.Tensor], seed: np.ndarray, standardizer: Standardizer,
+                   energy_target: str) -> dict[str, np.ndarray]:
+    """Undo the standardisation: ``energy`` MeV, ``pid_score`` probabilities, ``position`` mm (absolute),
+    ``photon_position`` (B, 2, 2) mm and ``photon_energy`` (B, 2) MeV ordered by falling energy.
+
+    Args:
+        outputs: the network's outputs for B events.
+        seed: ``(B, 2)`` mm, the window's seed-cell centre (zeros without a window).
+        standardizer: the training standardisation.
+        energy_target: ``"log"`` or ``"linear"``, as trained.
+    """
+    decoded: dict[str, np.ndarray] = {}
+    if "energy" in outputs:
+        value = standardizer.inverse("energy", outputs["energy"].detach().cpu().numpy())
+        decoded["energy"] = (np.exp(value) if energy_target == "log" else value) * GEV
+    if "logits" in outputs:
+        decoded["pid_score"] = torch.softmax(outputs["logits"].detach().float(), dim=1).cpu().numpy()
+    if "position" in outputs:
+        decoded["position"] = standardizer.inverse("position", outputs["position"].detach().cpu().numpy()) + seed
+    if "photons" in outputs:
+        photons = standardizer.inverse("photons", outputs["photons"].detach().cpu().numpy())
+        order = np.argsort(-photons[:, :, 2], axis=1, kind="stable")
+        photons = np.take_along_axis(photons, order[:, :, None], axis=1)
+        decoded["photon_position"] = photons[:, :, :2] + seed[:, None, :]
+        decoded["photon_energy"] = photons[:, :, 2] * GEV
+    return decoded
