@@ -816,6 +816,202 @@ def evaluate_command(
     typer.echo(str(figures))
 
 
+# ---------------------------------------------------------------- train reco / predict / scan commands
+# (section owned by data/torch.py + reco/task.py + reco/train.py + reco/inference.py + reco/scan.py)
+
+train_app = typer.Typer(help="Train networks: 'calolab train reco' (reconstruction).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+def _key_values(text: str | None, option: str) -> dict[str, object]:
+    """'{"width": 8}' (JSON) or 'width=8,dropout=0.2' -> a dict (numbers parsed)."""
+    import json
+
+    from calolab.errors import ConfigError
+
+    if not text:
+        return {}
+    if text.lstrip().startswith("{"):
+        try:
+            return dict(json.loads(text))
+        except json.JSONDecodeError as error:
+            msg = f"{option} {text!r} is not valid JSON ({error}): e.g. '{{\"width\": 8}}' or width=8,dropout=0.2"
+            raise ConfigError(msg) from None
+    values: dict[str, object] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            msg = f"{option} {text!r}: give key=value pairs separated by commas, e.g. width=8,dropout=0.2"
+            raise ConfigError(msg)
+        try:
+            values[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_size: int, lr: float, seed: int,
+                 output: Path, logger: str, signal: str, max_events: int | None, model_config: str | None,
+                 cell_transform: str, energy_target: str, classes: str | None, window: int | None,
+                 position_input: bool, patience: int, loss_weights: str | None, accelerator: str,
+                 overwrite: bool, quiet: bool) -> object:
+    from calolab.reco.train import TrainConfig
+
+    inputs = {"signal": signal, "cell_transform": cell_transform, "energy_target": energy_target,
+              "window": window, "position_input": position_input, "max_events": max_events}
+    if classes:
+        inputs["classes"] = [int(c) for c in classes.split(",") if c.strip()]
+    return TrainConfig.make(
+        data=data, model=model, model_options=_key_values(model_config, "--model-config"), task=task,
+        inputs=inputs, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output,
+        logger=logger, accelerator=accelerator, loss_weights=_key_values(loss_weights, "--loss-weights"),
+        overwrite=overwrite, progress=not quiet,
+    )
+
+
+_DataOption = Annotated[list[Path], typer.Option("--data", help="Shower file(s) (.h5); repeat to combine files.")]
+_ModelOption = Annotated[str, typer.Option(help="dnn, cnn (3D CNN), inception (3D Inception), cluster, overlap.")]
+_TaskOption = Annotated[str, typer.Option(help="energy, pid, pid+energy, position, cluster, overlap.")]
+_SignalOption = Annotated[str, typer.Option(help="raw (active energy) or digitized (calolab digitize).")]
+_MaxEventsOption = Annotated[
+    Optional[int], typer.Option(min=1, help="Read at most this many events per file.")  # noqa: UP045
+]
+_ModelConfigOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Model config: 'width=16,dropout=0.2' or JSON (fields: calolab.reco.models)."),
+]
+_TransformOption = Annotated[str, typer.Option(help="Cell transform: none, log1p, power:0.85.")]
+_TargetOption = Annotated[str, typer.Option(help="Energy trained as log (log E) or linear.")]
+_ClassesOption = Annotated[
+    Optional[str], typer.Option(help="PDG codes of the classes in order, '11,22' (default: from data).")  # noqa: UP045
+]
+_WindowOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, help="Crop an NxN cell window around the hottest cell (cluster/overlap default 5)."),
+]
+_PositionOption = Annotated[bool, typer.Option(help="Give the network the seed cell's absolute x, y.")]
+_WeightsOption = Annotated[
+    Optional[str], typer.Option(help="Loss weights of the heads: 'pid=1,energy=0.5'.")  # noqa: UP045
+]
+
+
+@train_app.command("reco")
+def train_reco_command(
+    data: _DataOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: best.ckpt, config, logs, metrics.")],
+    model: _ModelOption = "cnn",
+    task: _TaskOption = "energy",
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per batch.")] = 256,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of the split, shuffling and initial weights.")] = 0,
+    logger: Annotated[str, typer.Option(help="csv, tensorboard, wandb, mlflow or none.")] = "csv",
+    signal: _SignalOption = "raw",
+    max_events: _MaxEventsOption = None,
+    model_config: _ModelConfigOption = None,
+    cell_transform: _TransformOption = "none",
+    energy_target: _TargetOption = "log",
+    classes: _ClassesOption = None,
+    window: _WindowOption = None,
+    position_input: _PositionOption = False,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
+    loss_weights: _WeightsOption = None,
+    accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
+    overwrite: Annotated[bool, typer.Option(help="Reuse an output folder that holds a run.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a reconstruction network on shower files; the best checkpoint goes to OUTPUT/best.ckpt.
+
+    The events are split by --seed into train/validation/test (70/15/15); inputs and targets are
+    standardised on the training split. Give one file per particle for particle ID (--task pid).
+
+    Example: ``calolab train reco --data e.h5 --data gamma.h5 --model cnn --task pid+energy --epochs 30 -o runs/cnn``
+    """
+    from calolab.reco.train import train_reco
+
+    config = _reco_config(data, model, task, epochs, batch_size, lr, seed, output, logger, signal, max_events,
+                          model_config, cell_transform, energy_target, classes, window, position_input, patience,
+                          loss_weights, accelerator, overwrite, quiet)
+    result = train_reco(config)  # type: ignore[arg-type]
+    for line in result.summary_lines():
+        error_console.print(line)
+    typer.echo(str(result.checkpoint))
+
+
+@app.command("predict")
+def predict_command(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A checkpoint (runs/NAME/best.ckpt) or run folder.")],
+    data: Annotated[Path, typer.Option("--data", help="The shower file to predict (.h5).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The predictions file to write (.h5).")],
+    name: Annotated[
+        Optional[str], typer.Option(help="Model name in the file (default: the network's).")  # noqa: UP045
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per batch.")] = 1024,
+    max_events: _MaxEventsOption = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing predictions file.")] = False,
+) -> None:
+    """Predict a shower file with a trained network and write a predictions file for calolab evaluate.
+
+    Works on any file of the training detector: a model trained on electrons predicts pions as well.
+
+    Example: ``calolab predict --model runs/cnn/best.ckpt --data test.h5 -o cnn.h5``
+    """
+    import time
+
+    from calolab.reco.inference import predict_file
+
+    start = time.perf_counter()
+    predictions = predict_file(model, data, output, name=name, batch_size=batch_size, max_events=max_events,
+                               overwrite=overwrite)
+    seconds = time.perf_counter() - start
+    error_console.print(f"{predictions.model} ({predictions.attrs['task']}): {len(predictions)} events, "
+                        f"predicted {sorted(predictions.predicted)} in {seconds:.1f} s")
+    typer.echo(str(output))
+
+
+@app.command("scan")
+def scan_command(
+    data: _DataOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scan folder: trial_<k>/ runs and scan.json.")],
+    model: _ModelOption = "cnn",
+    task: _TaskOption = "energy",
+    trials: Annotated[int, typer.Option(min=1, help="Number of Optuna trials.")] = 20,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs per trial.")] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per batch.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the trials' weights and the sampler.")] = 0,
+    signal: _SignalOption = "raw",
+    max_events: _MaxEventsOption = None,
+    model_config: _ModelConfigOption = None,
+    cell_transform: _TransformOption = "none",
+    energy_target: _TargetOption = "log",
+    classes: _ClassesOption = None,
+    window: _WindowOption = None,
+    position_input: _PositionOption = False,
+    patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience per trial.")] = 3,
+    loss_weights: _WeightsOption = None,
+) -> None:
+    """Optuna scan of the learning rate, width and dropout of a network; prints the best trial.
+
+    Each trial trains on the same seeded split and is scored by its best validation loss; the
+    summary of every trial is written to OUTPUT/scan.json.
+
+    Example: ``calolab scan --data e.h5 --model cnn --trials 20 --epochs 10 -o scan/``
+    """
+    from calolab.reco.scan import run_scan
+
+    base = _reco_config(data, model, task, epochs, batch_size, 1e-3, seed, output / "trial", "csv", signal,
+                        max_events, model_config, cell_transform, energy_target, classes, window, position_input,
+                        patience, loss_weights, "cpu", True, True)
+    result = run_scan(base, trials, output)  # type: ignore[arg-type]
+    for trial in result.trials:
+        params = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())
+        error_console.print(f"trial {trial['number']}: {params}: val loss {trial['val_loss']:.4g}")
+    best = result.best
+    error_console.print(f"best: trial {best['number']} ({best['params']}), val loss {best['val_loss']:.4g}, "
+                        f"{result.seconds:.1f} s in all")
+    typer.echo(str(result.summary_path))
+
+
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
     try:

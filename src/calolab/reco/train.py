@@ -46,7 +46,7 @@ class TrainConfig(BaseModel):
     """Everything a training run needs (validated; saved as ``config.json`` next to the checkpoint).
 
     Attributes:
-        data: shower files, concatenated.
+        data: shower files, concatenated (may be empty when :func:`train_reco` is given arrays).
         model: ``dnn``, ``cnn``, ``inception``, ``cluster`` or ``overlap``.
         model_options: the model's config fields (``width``, ``dropout``, ...; see :mod:`calolab.reco.models`).
         task: ``energy``, ``pid``, ``pid+energy``, ``position``, ``cluster`` or ``overlap``.
@@ -67,7 +67,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
-    data: list[Path] = Field(min_length=1)
+    data: list[Path] = Field(default_factory=list)
     model: str = "cnn"
     model_options: dict[str, Any] = Field(default_factory=dict)
     task: str = "energy"
@@ -300,6 +300,9 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
         msg = f"unknown task {config.task!r}: choose one of {list(TASKS)}"
         raise ConfigError(msg)
     validate_model_config(config.model, config.model_options)  # fail before reading any data
+    if arrays is None and not config.data:
+        msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
+        raise ConfigError(msg)
     output = Path(config.output)
     _prepare_output(output, config.overwrite)
     logger = make_logger(config.logger, output, output.name)
