@@ -1012,6 +1012,187 @@ def scan_command(
     typer.echo(str(result.summary_path))
 
 
+# ---------------------------------------------------------------- baseline fit / predict commands
+# (section owned by features.py + reco/baselines.py + reco/trees.py + reco/clustering.py)
+
+baseline_app = typer.Typer(help="Classical baselines: 'calolab baseline fit' and 'calolab baseline predict'.",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+_BASELINE_KINDS = ("linear", "xgboost", "bdt", "cut-id", "log-position")
+
+
+def _baseline_kind(model: str, target: str | None) -> str:
+    """The baseline kind for ``--model`` and ``--target`` (``xgboost`` with ``pid`` is the BDT)."""
+    from calolab.errors import ConfigError
+    from calolab.reco.baselines import BASELINES
+
+    if model not in BASELINES:
+        msg = f"--model {model!r} is not a baseline: choose one of {', '.join(_BASELINE_KINDS)}"
+        raise ConfigError(msg)
+    if target is None or BASELINES[model].target == target:
+        return model
+    if model == "xgboost" and target == "pid":
+        return "bdt"
+    valid = ", ".join(f"{k} -> {c.target}" for k, c in BASELINES.items())
+    msg = f"--model {model} cannot predict --target {target!r}: valid pairs are {valid} (and xgboost -> pid)"
+    raise ConfigError(msg)
+
+
+def _baseline_options(texts: list[str] | None) -> dict[str, object]:
+    """``KEY=VALUE`` options: JSON values (numbers, true/false, lists), else comma lists, else strings."""
+    import json
+
+    from calolab.errors import ConfigError
+
+    options: dict[str, object] = {}
+    for text in texts or []:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            msg = f"--option {text!r} is not KEY=VALUE (e.g. --option w0=4.0 or --option features=ECAL_energy,ECAL_r9)"
+            raise ConfigError(msg)
+        try:
+            value: object = json.loads(raw)
+        except json.JSONDecodeError:
+            parts = [p.strip() for p in raw.split(",")] if "," in raw else None
+            value = [int(p) if p.lstrip("-").isdigit() else p for p in parts] if parts else raw
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+@baseline_app.command("fit")
+def baseline_fit_command(
+    data: Annotated[Path, typer.Option("--data", help="Training shower file (.h5).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="linear, xgboost, bdt, cut-id or log-position.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (.json).")],
+    target: Annotated[
+        Optional[str], typer.Option(help="energy, pid or position (default: the model's).")  # noqa: UP045
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the trees and their validation split.")] = 0,
+    signal: Annotated[str, typer.Option(help="raw (active energy) or digitized (calolab digitize).")] = "raw",
+    option: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--option", help="Model option KEY=VALUE (repeatable): w0=4.0, efficiency=0.9, "
+                                       "n_estimators=500, features=ECAL_energy,HCAL_energy, ..."),
+    ] = None,
+    max_events: Annotated[
+        Optional[int], typer.Option(min=1, help="Use only the first events.")  # noqa: UP045
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
+) -> None:
+    """Fit a classical baseline on a shower file and save it as JSON.
+
+    linear: E = a E_ECAL + b E_HCAL + c; xgboost: boosted trees on the shower features (energy);
+    bdt: boosted-tree particle ID; cut-id: shower-shape cuts at a signal efficiency (photons);
+    log-position: CMS log-weighted cluster centre with an S-curve correction.
+
+    Example: ``calolab baseline fit --data train.h5 --model xgboost -o xgb.json``
+    """
+    import time
+
+    from calolab.errors import DatasetError
+    from calolab.reco.baselines import fit_file, make_baseline
+
+    if output.exists() and not overwrite:
+        msg = f"{output} exists: pass --overwrite or choose another -o"
+        raise DatasetError(msg)
+    kind = _baseline_kind(model, target)
+    options = _baseline_options(option)
+    if kind in ("xgboost", "bdt"):
+        options.setdefault("seed", seed)
+    baseline = make_baseline(kind, **options)
+    start = time.perf_counter()
+    fit_file(baseline, data, signal=signal, max_events=max_events)
+    baseline.save(output)
+    details = baseline.summary()
+    error_console.print(f"{kind} ({baseline.target}) fitted on {baseline.meta['n_events']} events in "
+                        f"{time.perf_counter() - start:.1f} s" + (f": {details}" if details else ""))
+    typer.echo(str(output))
+
+
+@baseline_app.command("predict")
+def baseline_predict_command(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A model file of calolab baseline fit (.json).")],
+    data: Annotated[Path, typer.Option("--data", help="The shower file to predict (.h5).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The predictions file to write (.h5).")],
+    name: Annotated[
+        Optional[str], typer.Option(help="Model name in the file (default: the kind).")  # noqa: UP045
+    ] = None,
+    signal: Annotated[
+        Optional[str], typer.Option(help="raw or digitized (default: the training signal).")  # noqa: UP045
+    ] = None,
+    max_events: Annotated[
+        Optional[int], typer.Option(min=1, help="Predict only the first events.")  # noqa: UP045
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing predictions file.")] = False,
+) -> None:
+    """Predict a shower file with a fitted baseline and write a predictions file for calolab evaluate.
+
+    Example: ``calolab baseline predict --model xgb.json --data test.h5 -o xgb.h5``
+    """
+    from calolab.errors import DatasetError
+    from calolab.reco.baselines import load_baseline, predict_file
+    from calolab.reco.predictions import write_predictions
+
+    if output.exists() and not overwrite:
+        msg = f"{output} exists: pass --overwrite or choose another -o"
+        raise DatasetError(msg)
+    baseline = load_baseline(model)
+    predictions = predict_file(baseline, data, signal=signal, name=name, max_events=max_events, model_path=model)
+    write_predictions(output, predictions, overwrite=overwrite)
+    error_console.print(f"{predictions.model} ({baseline.target}): {len(predictions)} events, predicted "
+                        f"{sorted(predictions.predicted)}")
+    typer.echo(str(output))
+
+
+# ---------------------------------------------------------------- generate command
+# (section owned by gen/)
+
+
+@app.command("generate")
+def generate_command(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A run folder of 'calolab train gen' or its model.pt.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Shower file to write (.h5); its folder must exist.")],
+    particle: Annotated[str, typer.Option("--particle", "-p", help="A particle the model was trained on.")] = "e-",
+    energy: Annotated[
+        str, typer.Option("--energy", "-E", help="Kinetic energy: '10GeV', '10-30GeV' (uniform), 'log:1-30GeV'.")
+    ] = "10GeV",
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Number of showers.")] = 1000,
+    theta: Annotated[str, typer.Option(help="Polar angle to the detector axis, degrees: '0', '0-10'.")] = "0",
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Seed; the same seed gives the same showers. Default: fresh."),
+    ] = None,
+    compression: Annotated[str, typer.Option(help="gzip, blosc (zstd) or none.")] = "gzip",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Generate showers with a trained generative model into a native shower file.
+
+    The file looks like a simulated one (engine ``model:<name>``), so inspect, validate and predict work on it.
+
+    Example: ``calolab generate --model runs/flow -p e- -E 10-30GeV -n 1000 -o generated.h5 --seed 1``
+    """
+    import time
+
+    from calolab.data.showerfile import write_showers
+    from calolab.gen.api import generate
+    from calolab.gen.checkpoint import load_generator
+    from calolab.sim.campaign import random_seed
+
+    loaded = load_generator(model)
+    seed = random_seed() if seed is None else seed
+    start = time.perf_counter()
+    deposits = generate(loaded, energy, particle, n, seed=seed, theta=theta)
+    seconds = time.perf_counter() - start
+    gun = {"particle": particle, "energy": energy, "theta": theta}
+    path = write_showers(output, deposits, loaded.detector, gun=gun, seed=seed, overwrite=overwrite,
+                         compression=None if compression.lower() == "none" else compression,
+                         attrs={"model": str(loaded.path)})
+    error_console.print(f"{loaded.describe()}: {n} showers in {seconds:.2f} s ({n / max(seconds, 1e-9):.0f}/s); "
+                        f"look at them with: calolab inspect {path}")
+    typer.echo(str(path))
+
+
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
     try:

@@ -86,6 +86,10 @@ class Baseline:
         """What goes into a predictions file: ``predicted`` arrays and the PID classes."""
         return {self.target: self.predict(X, names)}, ()
 
+    def summary(self) -> str:
+        """One line on what was fitted (coefficients, cuts, trees), for the command line."""
+        return ""
+
     def _check_fitted(self) -> None:
         if not self.fitted:
             msg = f"the {self.kind} baseline is not fitted: call fit (or calolab baseline fit) first"

@@ -140,6 +140,10 @@ class LinearCalibration(_FeatureBaseline):
         self.fitted = True
         return self
 
+    def summary(self) -> str:
+        terms = ", ".join(f"{name} x {value:.4g}" for name, value in self.coefficients.items())
+        return f"E = {terms} + {self.intercept:.4g} MeV"
+
     def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Energies (N,) MeV."""
         inputs = self._columns(X, names)
@@ -235,6 +239,10 @@ class CutBasedPhotonID(_FeatureBaseline):
             out[name] = (self.directions[name], float(np.quantile(q, min(max(level, 0.0), 1.0))))
         return out
 
+    def summary(self) -> str:
+        cuts = ", ".join(f"{name} {side} {value:.4g}" for name, (side, value) in self.cuts().items())
+        return f"{cuts} ({self.config.efficiency:.0%} of PDG {self.config.signal} on the training data)"
+
     def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Whether each event passes the cuts (N,) bool."""
         return self.score(X, names) >= self.threshold
@@ -320,6 +328,13 @@ class LogWeightedPosition(Baseline):
         X = _take(np.asarray(X, dtype=np.float64), _names(np.asarray(X), names or self.NAMES), self.NAMES,
                   "log-position predict")
         return X[:, :2] if self.correction is None else self.correction.apply(X[:, :2], X[:, 2:])
+
+    def summary(self) -> str:
+        text = f"w0 {self.config.w0:g}, {self.config.window}x{self.config.window} window"
+        if self.correction is not None:
+            largest = float(np.abs(self.correction.shift).max())
+            text += f", S-curve correction up to {largest:.3f} cells"
+        return text
 
     def predicted_fields(self, X: np.ndarray, names: Sequence[str] | None) -> tuple[dict[str, np.ndarray],
                                                                                   tuple[int, ...]]:

@@ -87,6 +87,10 @@ class _TreeBaseline(_FeatureBaseline):
         self.best_iteration = int(estimator.best_iteration) if val.size else self.config.n_estimators - 1
         self.meta["trees"] = self.best_iteration + 1
 
+    def summary(self) -> str:
+        classes = getattr(self, "classes", ())
+        return f"{self.best_iteration + 1} trees" + (f", classes {list(classes)}" if classes else "")
+
     def _raw_predict(self, inputs: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.inplace_predict(inputs, iteration_range=(0, self.best_iteration + 1)),
                           dtype=np.float64)
