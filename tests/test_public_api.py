@@ -32,6 +32,7 @@ PUBLIC_API = [
     "calibrate_sampling_fraction",
     "extract_windows",
     "fit_resolution",
+    "generate",
     "get_engine",
     "get_material",
     "homogeneous_block",

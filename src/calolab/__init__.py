@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "Deposits": "calolab.sim.events",
     "get_engine": "calolab.sim.engine",
     "register_engine": "calolab.sim.engine",
+    # generative fast simulation
+    "generate": "calolab.gen.api",
     # datasets
     "ShowerFile": "calolab.data.showerfile",
     "ShowerFileWriter": "calolab.data.showerfile",
@@ -90,6 +92,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from calolab.detector.readout import Readout, calibrate_sampling_fraction
     from calolab.errors import CalolabError, ConfigError, DatasetError, MaterialError, SimulationError
     from calolab.evaluate import ResolutionFit, fit_resolution
+    from calolab.gen.api import generate
     from calolab.physics.materials import Material, get_material, list_materials
     from calolab.plots import plot_event
     from calolab.reco.predictions import Predictions, read_predictions, write_predictions

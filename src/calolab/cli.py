@@ -1193,6 +1193,195 @@ def generate_command(
     typer.echo(str(path))
 
 
+# ---------------------------------------------------------------- convert command (native / CaloChallenge / LCD)
+# (section owned by data/convert.py + data/formats/calochallenge.py + data/formats/polar.py)
+
+
+@app.command("convert")
+def convert_command(
+    file: Annotated[Path, typer.Argument(metavar="IN", help="A native, CaloChallenge or LCD file (.h5); detected.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.h5); its folder must exist.")],
+    to: Annotated[str, typer.Option("--to", help="Output layout: native, calochallenge or lcd.")],
+    binning: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at run time)
+        typer.Option(help="CaloChallenge binning: auto (9 r x 16 alpha on the detector's layers; default when "
+                          "writing), dataset2, dataset3, dataset1-photons, dataset1-pions or FILE.xml. Reading: "
+                          "default from the file / its voxel count."),
+    ] = None,
+    detector: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Detector preset or .toml for CaloChallenge/LCD -> native (default: the challenge's "
+                          "own square grid / the LCD file's detector)."),
+    ] = None,
+    overflow: Annotated[
+        str, typer.Option(help="Energy beyond the target bins or grid: fold (into the nearest bin) or drop.")
+    ] = "fold",
+    compression: Annotated[str, typer.Option(help="gzip or none.")] = "gzip",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Convert shower files between the native, CaloChallenge (r, alpha voxels) and CLIC/LCD layouts.
+
+    Native -> CaloChallenge resamples each layer onto (r, alpha) bins around the primary's axis by
+    sub-cell sampling; CaloChallenge -> native spreads each bin over its area onto a Cartesian grid.
+    Both conserve each layer's energy (--overflow fold). Other pairs go through a native file.
+
+    Example: ``calolab convert electrons.h5 -o electrons_cc.h5 --to calochallenge --binning auto``
+    """
+    from calolab.data.convert import ConversionSummary, convert_file, detect_format, event_count
+    from calolab.errors import ConfigError
+
+    if overflow not in ("fold", "drop"):
+        msg = f"--overflow {overflow!r}: choose fold (keep the energy in the nearest bin) or drop"
+        raise ConfigError(msg)
+    if compression not in ("gzip", "none"):
+        msg = f"--compression {compression!r}: choose gzip or none"
+        raise ConfigError(msg)
+    source = detect_format(file)
+    n_events = event_count(file)
+    if not quiet:
+        error_console.print(f"{file}: {n_events} events in the {source} layout -> {to}")
+
+    def run(progress: object = None) -> ConversionSummary:
+        return convert_file(file, output, to, binning=binning, detector=detector, overflow=overflow,  # type: ignore[arg-type]
+                            compression=None if compression == "none" else compression, overwrite=overwrite,
+                            progress=progress)  # type: ignore[arg-type]
+
+    if quiet:
+        summary = run()
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("[bold]convert"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=error_console, transient=True) as bar:
+            task = bar.add_task("convert", total=n_events)
+            summary = run(lambda done: bar.update(task, completed=done))
+    console.print(summary.line())
+    typer.echo(str(summary.path))
+
+
+# ---------------------------------------------------------------- validate command
+# (section owned by validate/ + report.py)
+
+
+@app.command("validate")
+def validate_command(
+    reference: Annotated[
+        Path, typer.Option("--reference", "-r", help="Reference shower file (.h5), e.g. the full simulation.")
+    ],
+    candidate: Annotated[
+        Path, typer.Option("--candidate", "-c", help="Candidate shower file (.h5) to judge, same detector.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Report folder (created): index.html, figures.json, PNGs.")
+    ],
+    max_events: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Read at most this many events of each file (the first ones). Default: all.", min=2),
+    ] = None,
+    classifier: Annotated[
+        bool, typer.Option("--classifier/--no-classifier", help="Run the classifier two-sample tests (torch, CPU).")
+    ] = True,
+    low_level: Annotated[
+        bool, typer.Option("--low-level/--no-low-level", help="Include the low-level (cell) classifier.")
+    ] = True,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the classifier split and weights and of the FPD/KPD batches.")
+    ] = 0,
+    epochs: Annotated[int, typer.Option(help="Most classifier training epochs (early stopping on validation loss).",
+                                        min=1)] = 40,
+    classifier_events: Annotated[int, typer.Option(help="Most events per sample for the classifier tests.",
+                                                   min=10)] = 10_000,
+    bins: Annotated[int, typer.Option(help="Bins per histogram (bins from the reference).", min=2)] = 30,
+    threshold: Annotated[
+        str, typer.Option(help="Cell threshold: cells at or below count as empty, e.g. '0.5MeV'.")
+    ] = "0MeV",
+    signal: Annotated[
+        str, typer.Option(help="Compare the active 'energy' or the 'digitized' readout signal.")
+    ] = "energy",
+    style: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
+    ] = None,
+) -> None:
+    """Compare a candidate shower file with a reference: physics observables, classifier test, FPD/KPD.
+
+    Per section and primary species: E_dep/E_inc, cells above threshold, energy per layer, mean
+    energy per hit cell, shower shapes along x, y and z, centres and widths of energy (per layer
+    too), longitudinal thirds, mean depth, longitudinal and lateral width. Each histogram gets its
+    separation power and chi2; a classifier (low-level cells and high-level features) gives AUC
+    and JSD; FPD and KPD are computed on the high-level features.
+
+    Writes OUTPUT/index.html (one self-contained page), OUTPUT/figures.json and the PNGs, and
+    prints a summary table of the worst-separated observables.
+
+    Example:
+
+    ``calolab validate --reference geant4.h5 --candidate gan.h5 -o report/ --max-events 10000``
+    """
+    from rich.table import Table
+
+    from calolab.data.atomic import atomic_path
+    from calolab.errors import ConfigError, DatasetError
+    from calolab.report import write_report
+    from calolab.units import parse_energy
+    from calolab.validate import ValidationConfig, run_validation
+    from calolab.validate.plots import write_validation_plots
+
+    for path, option in ((reference, "--reference"), (candidate, "--candidate")):
+        if not path.exists():
+            msg = (f"{option} {path} does not exist: give a shower file written by calolab (simulate, convert, "
+                   f"generate)")
+            raise DatasetError(msg)
+    if output.exists() and not output.is_dir():
+        msg = f"--output {output} is a file: give a folder for index.html, figures.json and the PNGs"
+        raise ConfigError(msg)
+    if signal not in ("energy", "digitized"):
+        msg = f"--signal {signal!r}: choose 'energy' (active energy) or 'digitized' (readout signal)"
+        raise ConfigError(msg)
+    config = ValidationConfig.make(
+        max_events=max_events, bins=bins, threshold_mev=parse_energy(threshold), signal=signal,
+        classifier=classifier, low_level=low_level, seed=seed,
+        classifier_options={"epochs": epochs, "max_events": classifier_events})
+    with error_console.status(f"comparing {candidate.name} with {reference.name} ..."):
+        result = run_validation(reference, candidate, config=config)
+    output.mkdir(parents=True, exist_ok=True)
+    with error_console.status("drawing figures ..."):
+        images = write_validation_plots(result, output, style=style)
+    figures = output / "figures.json"
+    with atomic_path(figures) as temporary:
+        temporary.write_text(result.to_json() + "\n")
+    page = write_report(result, output, images)
+
+    def number(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None or value != value else f"{value:.{digits}g}"
+
+    rows = sorted(result.summary(), key=lambda row: -(row["separation_power"] if row["separation_power"]
+                                                     == row["separation_power"] else -1.0))
+    table = Table(title=f"{candidate.name} vs {reference.name}: {result.n_candidate} vs {result.n_reference} events "
+                        f"(worst separated first)")
+    for column in ("group", "section", "observable", "layer", "separation", "expected", "chi2/ndf", "p-value"):
+        table.add_column(column, justify="left" if column in ("group", "section", "observable") else "right")
+    for row in rows[:15]:
+        table.add_row(row["group"], row["section"], row["observable"], "-" if row["layer"] is None else
+                      str(row["layer"]), number(row["separation_power"]), number(row["separation_power_expected"], 2),
+                      f"{number(row['chi2'])}/{row['ndf']}", number(row["p_value"], 2))
+    console.print(table)
+    if len(rows) > 15:
+        error_console.print(f"... {len(rows) - 15} more observables in {page}")
+    for name, c in result.classifiers.items():
+        console.print(f"classifier {name}: AUC = {c.auc:.4f} ± {c.auc_error:.4f}, JSD = {c.jsd:.4f} "
+                      f"({c.n_test} test events, seed {c.seed})")
+    for name, distance in (("FPD", result.fpd), ("KPD", result.kpd)):
+        if distance is not None:
+            console.print(f"{name} = {number(distance.value, 4)} ± {number(distance.error, 2)}")
+    for note in result.notes:
+        error_console.print(f"[yellow]note:[/] {note}")
+    error_console.print(f"wrote {len(images)} figures, figures.json and the report in {result.seconds:.1f} s")
+    typer.echo(str(page))
+
+
 def main() -> None:
     """Entry point: run the app and turn library errors into one clear line and exit code 2."""
     try:

@@ -69,3 +69,11 @@ def event_seeds(seed: np.random.SeedSequence, n_events: int) -> np.ndarray:
 def _load_builtin() -> None:
     if "mc" not in _REGISTRY:
         from calolab.sim.mc import engine as _mc  # noqa: F401  (registers itself)
+    if "model" not in _REGISTRY:  # trained generative models; torch is imported only when one is asked for
+
+        def _model(spec: str) -> Engine:
+            from calolab.gen.engine import model_engine
+
+            return model_engine(spec)
+
+        _REGISTRY["model"] = _model

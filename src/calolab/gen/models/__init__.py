@@ -1,0 +1,35 @@
+"""Generative models of calorimeter showers, one per file.
+
+* ``gan`` -- :mod:`calolab.gen.models.gan3d`: the 3DGAN-style conditional GAN;
+* ``flow`` -- :mod:`calolab.gen.models.flow`: the CaloFlow-style conditional normalising flow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from calolab.errors import ConfigError, format_validation_error
+from calolab.gen.models.flow import CaloFlow, FlowConfig
+from calolab.gen.models.gan3d import Discriminator, GanConfig, Generator
+
+__all__ = ["MODELS", "model_config", "GanConfig", "FlowConfig", "Generator", "Discriminator", "CaloFlow"]
+
+#: model name -> its config class
+MODELS: dict[str, type[BaseModel]] = {"gan": GanConfig, "flow": FlowConfig}
+
+
+def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:
+    """The validated config of model ``name`` from ``options``.
+
+    Raises:
+        ConfigError: an unknown model or a bad option (the message names it and the choices).
+    """
+    if name not in MODELS:
+        msg = f"unknown generative model {name!r}: choose one of {list(MODELS)}"
+        raise ConfigError(msg)
+    try:
+        return MODELS[name].model_validate(options or {})
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, what=f"{name} model options")) from None

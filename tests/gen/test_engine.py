@@ -1,0 +1,72 @@
+"""A trained checkpoint as an engine: ``get_engine("model:PATH")``, ``generate``, and clear refusals."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import calolab
+from calolab.errors import ConfigError, DatasetError, SimulationError
+from calolab.gen.api import generate
+from calolab.gen.engine import ModelEngine
+from calolab.sim.engine import get_engine
+from calolab.sim.events import Primaries
+
+
+@pytest.mark.parametrize("model", ["gan", "flow"])
+def test_checkpoint_to_engine_to_deposits(trained_models, model: str) -> None:  # noqa: ANN001
+    engine = get_engine(f"model:{trained_models[model]}")
+    assert isinstance(engine, ModelEngine) and engine.name == f"model:tiny-{model}"
+    detector = calolab.load_detector("pisa-csi")
+    primaries = Primaries.single(np.full(4, 11), np.array([2.5e3, 3e3, 4e3, 4.5e3]))
+    deposits = engine.simulate(primaries, detector, np.random.SeedSequence(7))
+    cells = deposits.active["ECAL"]
+    assert cells.shape == (4, 12, 25, 25) and cells.dtype == np.float32
+    assert bool((cells >= 0).all()) and bool((cells.sum(axis=(1, 2, 3)) > 0).all())
+    assert not deposits.passive["ECAL"].any() and not deposits.leakage.any()
+    assert deposits.engine == f"model:tiny-{model}"
+    again = engine.simulate(primaries, detector, np.random.SeedSequence(7))
+    other = engine.simulate(primaries, detector, np.random.SeedSequence(8))
+    assert np.array_equal(again.active["ECAL"], cells)
+    assert not np.array_equal(other.active["ECAL"], cells)
+
+
+def test_generate_is_seeded_and_fills_the_request(trained_models) -> None:  # noqa: ANN001
+    showers = generate(trained_models["flow"], "2.5-4.5GeV", "e-", 6, seed=3)
+    assert showers.active["ECAL"].shape == (6, 12, 25, 25)
+    assert bool(((showers.primaries.energy >= 2.5e3) & (showers.primaries.energy <= 4.5e3)).all())
+    assert np.array_equal(generate(trained_models["flow"], "2.5-4.5GeV", "e-", 6, seed=3).active["ECAL"],
+                          showers.active["ECAL"])
+    # the model file itself and the Lightning checkpoint load too
+    assert generate(trained_models["gan"] / "model.pt", "3GeV", "e-", 2, seed=1).active["ECAL"].shape[0] == 2
+    assert generate(trained_models["gan"] / "best.ckpt", "3GeV", "e-", 2, seed=1).active["ECAL"].shape[0] == 2
+
+
+@pytest.mark.parametrize(("kwargs", "phrase"), [
+    ({"particle": "gamma"}, "model:tiny-flow was trained on e- (11) only; got gamma (22)"),
+    ({"energy": "50GeV"}, "trained on incident energies"),
+    ({"theta": "10"}, "trained on polar angles 0-0 degrees; got 10 degrees"),
+])
+def test_requests_outside_the_training_set_are_refused(trained_models, kwargs: dict, phrase: str) -> None:  # noqa: ANN001
+    options = {"energy": "3GeV", "particle": "e-", "theta": 0.0} | kwargs
+    with pytest.raises(SimulationError, match=re.escape(phrase)):
+        generate(trained_models["flow"], options["energy"], options["particle"], 2, seed=1, theta=options["theta"])
+
+
+def test_another_detector_is_refused(trained_models) -> None:  # noqa: ANN001
+    with pytest.raises(SimulationError, match="trained on detector 'pisa-csi' .* got 'cms'.* -d pisa-csi"):
+        calolab.simulate("cms", particle="e-", energy="3GeV", n=2, seed=1, engine=f"model:{trained_models['gan']}")
+
+
+def test_missing_or_foreign_models_are_dataset_errors(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(DatasetError, match="no generative model at"):
+        get_engine(f"model:{tmp_path / 'nothing'}")
+    with pytest.raises(DatasetError, match="holds no model.pt"):
+        get_engine(f"model:{tmp_path}")
+    (tmp_path / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(DatasetError, match="is not a calolab generative model"):
+        get_engine(f"model:{tmp_path / 'model.pt'}")
+    with pytest.raises(ConfigError, match="needs a model"):
+        get_engine("model")
