@@ -372,7 +372,7 @@ class ShowerDataset(Dataset):
 
     def __getitem__(self, item: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
         rows = torch.from_numpy(np.atleast_1d(self.indices[np.asarray(item)]))
-        batch = {
+        batch: dict[str, Any] = {
             "cells": {name: cells[rows].unsqueeze(1) for name, cells in self._cells.items()},
             "scalars": self._scalars[rows],
             "label": self._labels[rows],

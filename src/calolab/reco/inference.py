@@ -70,7 +70,7 @@ def predictions_for(task: RecoTask, data: str | os.PathLike[str], *, name: str |
     truth = {key: value for key, value in arrays.truth.items()
              if task.task_name == "overlap" or not key.startswith("photon_")}
     return Predictions(
-        model=name or str(task.hparams.model), truth=truth, predicted=predicted,
+        model=name or str(task.hparams["model"]), truth=truth, predicted=predicted,
         classes=task.classes if "pid_score" in predicted else (),
         attrs={"model_path": str(model_path), "data": str(data), "task": task.task_name,
                "n_events": len(arrays)},

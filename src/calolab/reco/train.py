@@ -339,13 +339,14 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
         trainer.fit(module, datamodule=datamodule)
         seconds = time.perf_counter() - start
     best_path = Path(checkpoint.best_model_path)
+    best_score = checkpoint.best_model_score
     best = RecoTask.load_from_checkpoint(best_path, map_location="cpu")
     test_index = datamodule.test_index if datamodule.test_index.size else datamodule.val_index
     test_set = datamodule.dataset("test") if datamodule.test_index.size else datamodule.dataset("val")
     metrics = split_metrics(predict_dataset(best, test_set), datamodule.arrays, test_index,  # type: ignore[arg-type]
                             datamodule.train_index, datamodule.classes)
     result = TrainResult(
-        output=output, checkpoint=best_path, best_val_loss=float(checkpoint.best_model_score),
+        output=output, checkpoint=best_path, best_val_loss=float("nan") if best_score is None else float(best_score),
         epochs=len(history.rows), history=history.rows, metrics=metrics,
         n_events={"train": int(datamodule.train_index.size), "val": int(datamodule.val_index.size),
                   "test": int(datamodule.test_index.size)},

@@ -29,7 +29,7 @@ class InceptionConfig(ModelConfig):
     pooled: tuple[int, int, int] = (2, 2, 2)
 
 
-def _conv(n_in: int, n_out: int, kernel: tuple[int, ...], padding: tuple[int, ...]) -> nn.Sequential:
+def _conv(n_in: int, n_out: int, kernel: tuple[int, int, int], padding: tuple[int, int, int]) -> nn.Sequential:
     return nn.Sequential(nn.Conv3d(n_in, n_out, kernel, padding=padding), nn.BatchNorm3d(n_out), nn.ReLU())
 
 
