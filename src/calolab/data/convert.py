@@ -266,7 +266,8 @@ def native_to_calochallenge(
         if chosen.n_layers != len(layers):
             used = sorted({name for name, _ in layers})
             msg = (f"{shower_file} has {len(layers)} layers in sections {used} but binning {chosen.name!r} has "
-                   f"{chosen.n_layers}: use --binning auto (the dataset 2 pattern on this detector's layers), a binning "
+                   f"{chosen.n_layers}: use --binning auto (the dataset 2 pattern on this detector's layers), "
+                   f"a binning "
                    f"XML with {len(layers)} layers, or simulate a detector with {chosen.n_layers} layers "
                    f"(calochallenge_detector)")
             raise ConfigError(msg)
@@ -527,7 +528,8 @@ def convert_file(
         raise ConfigError(msg)
     source = detect_format(in_path)
     if source == target_format:
-        msg = f"{in_path} is already in the {source} layout: choose another --to ({[f for f in FORMATS if f != source]})"
+        others = [f for f in FORMATS if f != source]
+        msg = f"{in_path} is already in the {source} layout: choose another --to ({others})"
         raise ConfigError(msg)
     target = Path(out_path)
     _check_output(target, overwrite)

@@ -62,7 +62,7 @@ def _check_overflow(overflow: str) -> None:
         raise ConfigError(msg)
 
 
-def default_subdivisions(cell_size: tuple[float, float], r_edges: Sequence[float]) -> int:
+def default_subdivisions(cell_size: tuple[float, float], r_edges: Sequence[float] | np.ndarray) -> int:
     """Sub-cell points per cell side: about two per narrowest radial bin, between 2 and 8."""
     narrowest = float(np.min(np.diff(np.asarray(r_edges, dtype=float))))
     return int(min(8, max(2, math.ceil(2 * max(cell_size) / narrowest))))
