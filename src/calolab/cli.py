@@ -1359,15 +1359,19 @@ def validate_command(
 
     rows = sorted(result.summary(), key=lambda row: -(row["separation_power"] if row["separation_power"]
                                                      == row["separation_power"] else -1.0))
-    table = Table(title=f"{candidate.name} vs {reference.name}: {result.n_candidate} vs {result.n_reference} events "
-                        f"(worst separated first)")
-    for column in ("group", "section", "observable", "layer", "separation", "expected", "chi2/ndf", "p-value"):
-        table.add_column(column, justify="left" if column in ("group", "section", "observable") else "right")
+    several_groups = len({row["group"] for row in rows}) > 1
+    several_sections = len({row["section"] for row in rows}) > 1
+    table = Table(title=f"{candidate.name} vs {reference.name}: {result.n_candidate} vs {result.n_reference} events, "
+                        f"worst separated first")
+    for column in ("observable", "S", "S stat.", "chi2/ndf", "p-value"):
+        table.add_column(column, justify="left" if column == "observable" else "right")
     for row in rows[:15]:
-        table.add_row(row["group"], row["section"], row["observable"], "-" if row["layer"] is None else
-                      str(row["layer"]), number(row["separation_power"]), number(row["separation_power_expected"], 2),
+        name = "/".join([*([row["group"]] if several_groups else []), *([row["section"]] if several_sections else []),
+                         row["observable"]]) + ("" if row["layer"] is None else f"[{row['layer']}]")
+        table.add_row(name, number(row["separation_power"]), number(row["separation_power_expected"], 2),
                       f"{number(row['chi2'])}/{row['ndf']}", number(row["p_value"], 2))
     console.print(table)
+    error_console.print("S: separation power (0 same, 1 disjoint); S stat.: what statistics alone give")
     if len(rows) > 15:
         error_console.print(f"... {len(rows) - 15} more observables in {page}")
     for name, c in result.classifiers.items():

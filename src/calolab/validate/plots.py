@@ -251,27 +251,34 @@ def _layer_panels(comparisons: list[HistogramComparison], figure: Figure) -> Non
 
 def _panels(result: ValidationResult, labels: Sequence[str]) -> dict[str, Callable[[Figure], object]]:
     """Figure key -> drawing function; per-layer grids (``.../layer_*``) want a figure without layout engine."""
+    from functools import partial
+
+    def classifier_panel(c: ClassifierResult, figure: Figure) -> object:
+        return plot_classifier(c, figure.add_subplot(), labels=labels)
+
+    def histogram_panel(c: HistogramComparison, figure: Figure) -> object:
+        return plot_histogram(c, *_with_ratio(figure)[0], log_y=c.observable.kind == "cells", labels=labels)
+
+    def profile_panel(p: ProfileComparison, figure: Figure) -> object:
+        figure.set_size_inches(9.0, 4.0)
+        (lin, lin_ratio), (log, log_ratio) = _with_ratio(figure, 2)
+        plot_profile(p, lin, lin_ratio, labels=labels)
+        return plot_profile(p, log, log_ratio, log_y=True, labels=labels)
+
     panels: dict[str, Callable[[Figure], object]] = {}
     for name, classifier in result.classifiers.items():
-        panels[f"classifier/{name}"] = lambda f, c=classifier: plot_classifier(c, f.add_subplot(), labels=labels)
+        panels[f"classifier/{name}"] = partial(classifier_panel, classifier)
     per_layer: dict[str, list[HistogramComparison]] = {}
     for comparison in result.histograms:
         if comparison.layer is not None:
             key = f"{comparison.group}/{comparison.section}/{comparison.observable.name}"
             per_layer.setdefault(key, []).append(comparison)
-            continue
-        log_y = comparison.observable.kind == "cells"
-        panels[comparison.key] = lambda f, c=comparison, log=log_y: plot_histogram(
-            c, *_with_ratio(f)[0], log_y=log, labels=labels)
+        else:
+            panels[comparison.key] = partial(histogram_panel, comparison)
     for profile in result.profiles:
-        def draw(figure: Figure, p: ProfileComparison = profile) -> object:
-            figure.set_size_inches(9.0, 4.0)
-            (lin, lin_ratio), (log, log_ratio) = _with_ratio(figure, 2)
-            plot_profile(p, lin, lin_ratio, labels=labels)
-            return plot_profile(p, log, log_ratio, log_y=True, labels=labels)
-        panels[profile.key] = draw
+        panels[profile.key] = partial(profile_panel, profile)
     for key, comparisons in per_layer.items():
-        panels[key] = lambda f, cs=comparisons: _layer_panels(cs, f)
+        panels[key] = partial(_layer_panels, comparisons)
     return panels
 
 
