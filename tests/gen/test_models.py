@@ -89,3 +89,17 @@ def test_bad_model_options_are_config_errors() -> None:
         model_config("diffusion")
     with pytest.raises(ConfigError, match="latnt"):
         model_config("gan", {"latnt": 3})
+
+
+def test_deconv_equals_a_transposed_convolution_with_kernel_equal_to_stride() -> None:
+    from calolab.gen.models.gan3d import Deconv
+
+    torch.manual_seed(0)
+    deconv = Deconv(3, 2, (2, 1, 2))
+    reference = torch.nn.ConvTranspose3d(3, 2, kernel_size=(2, 1, 2), stride=(2, 1, 2))
+    with torch.no_grad():  # Linear rows are (c_out, fd, fh, fw); ConvTranspose3d weights (c_in, c_out, fd, fh, fw)
+        reference.weight.copy_(deconv.linear.weight.T.reshape(3, 2, 2, 1, 2))
+        reference.bias.copy_(deconv.linear.bias.view(2, 4)[:, 0])
+        deconv.linear.bias.copy_(reference.bias.repeat_interleave(4))
+    x = torch.randn(2, 3, 3, 4, 5)
+    torch.testing.assert_close(deconv(x), reference(x), atol=1e-5, rtol=1e-5)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -84,11 +84,14 @@ class TrainedGenerator:
         return out
 
     def _sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        from calolab.gen.models import CaloFlow, Generator
+
         if self.model == "gan":
-            z = torch.randn(conditions.shape[0], self.network.latent, generator=generator)
-            x = self.network(z, conditions, energy / self.conditions.energy_range[1])
-            return self.transform.inverse(x[:, 0])
-        return self.network.sample(conditions, energy, generator)
+            network = cast(Generator, self.network)
+            z = torch.randn(conditions.shape[0], network.latent, generator=generator)
+            x = network(z, conditions, energy / self.conditions.energy_range[1])
+            return cast(torch.Tensor, self.transform.inverse(x[:, 0]))
+        return cast(CaloFlow, self.network).sample(conditions, energy, generator)
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:

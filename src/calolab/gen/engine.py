@@ -45,6 +45,8 @@ class ModelEngine:
         self.model = load_generator(model)
         self.name = f"model:{self.model.name}"
         self.version = f"{__version__}+{self.model.model}"
+        self._trained = self.model.detector
+        self._trained_toml = self._trained.to_toml()
 
     def check_detector(self, detector: Calorimeter) -> None:
         """Refuse a detector other than the one the model learnt.
@@ -52,8 +54,8 @@ class ModelEngine:
         Raises:
             SimulationError: another detector (the message names both and the fix).
         """
-        trained = self.model.detector
-        if detector.to_toml() == trained.to_toml():
+        trained = self._trained
+        if detector is trained or detector.to_toml() == self._trained_toml:
             return
         ours = {s.name: tuple(s.shape) for s in trained.sections}
         theirs = {s.name: tuple(s.shape) for s in detector.sections}

@@ -9,7 +9,7 @@ negative log-likelihood per dimension as ``val_loss`` and stops on it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import numpy as np
@@ -81,7 +81,7 @@ class GenTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.spec = ConditionSpec.from_dict(conditions)
-        self.section_shape = tuple(int(s) for s in shape)
+        self.section_shape: tuple[int, int, int] = (int(shape[0]), int(shape[1]), int(shape[2]))
         self._reference = ProfileStats()
         self._candidate = ProfileStats()
 
@@ -98,7 +98,7 @@ class GenTask(L.LightningModule):
         return batch["cells"][:, 0]
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        generator = torch.Generator(device=batch["energy"].device).manual_seed(self.hparams.val_seed + batch_idx)
+        generator = torch.Generator(device=batch["energy"].device).manual_seed(self.hparams["val_seed"] + batch_idx)
         fake = self.sample(batch["conditions"], batch["energy"], generator)
         energy = batch["energy"].double().cpu().numpy()
         self._reference.add(self._real_cells(batch).double().cpu().numpy(), energy)
@@ -116,8 +116,8 @@ class GanTask(GenTask):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.automatic_optimization = False
-        self.config = GanConfig.model_validate(self.hparams.model_config)
-        self.cell_transform = CellTransform.from_dict(self.hparams.transform)
+        self.config = GanConfig.model_validate(self.hparams["model_config"])
+        self.cell_transform = CellTransform.from_dict(self.hparams["transform"])
         self.generator = Generator(self.section_shape, self.spec.size, self.config)
         self.discriminator = Discriminator(self.section_shape, len(self.spec.classes), self.config)
 
@@ -148,7 +148,7 @@ class GanTask(GenTask):
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        opt_g, opt_d = cast(list[Any], self.optimizers())
         bce = nn.functional.binary_cross_entropy_with_logits
         x_real, energy = batch["cells"], batch["energy"]
         ratio_real = self._ratio(x_real, energy)
@@ -176,7 +176,7 @@ class GanTask(GenTask):
                       on_step=False, on_epoch=True, prog_bar=False)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        lr = self.hparams.lr
+        lr = self.hparams["lr"]
         return [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9)),
                 torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))]
 
@@ -187,7 +187,7 @@ class FlowTask(GenTask):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.config = FlowConfig.model_validate(self.hparams.model_config)
+        self.config = FlowConfig.model_validate(self.hparams["model_config"])
         self.flow = CaloFlow(self.section_shape, self.spec.size, self.config)
 
     def sampler(self) -> nn.Module:
@@ -209,13 +209,14 @@ class FlowTask(GenTask):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        generator = torch.Generator(device=batch["energy"].device).manual_seed(self.hparams.val_seed + 7919 + batch_idx)
+        seed = self.hparams["val_seed"] + 7919 + batch_idx
+        generator = torch.Generator(device=batch["energy"].device).manual_seed(seed)
         self.log("val_loss", self.nll(batch, generator), on_epoch=True, prog_bar=True,
                  batch_size=batch["energy"].shape[0])
         super().validation_step(batch, batch_idx)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
 
 
 #: model name -> its task

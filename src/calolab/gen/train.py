@@ -28,12 +28,12 @@ from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION
 from calolab.gen.data import CellTransform, GenArrays, load_gen_arrays, split_indices
 from calolab.gen.models import MODELS, model_config
-from calolab.gen.task import TASKS, GenTask, build_task
+from calolab.gen.task import TASKS, FlowTask, GenTask, build_task
 
 __all__ = ["GenTrainConfig", "GenTrainResult", "train_generator", "DEFAULT_LR", "MONITOR"]
 
 #: default learning rate of each model
-DEFAULT_LR = {"gan": 2e-4, "flow": 1e-3}
+DEFAULT_LR = {"gan": 5e-4, "flow": 1e-3}
 #: validation figure watched by early stopping and checkpointing, per model
 MONITOR = {"gan": "val_metric", "flow": "val_loss"}
 
@@ -49,7 +49,7 @@ class GenTrainConfig(BaseModel):
         max_events: read at most this many events per file.
         epochs: maximum epochs; ``patience`` epochs without a better validation figure stop early.
         max_minutes: wall-time budget of the fit (``None`` = none).
-        batch_size, lr: optimisation (``lr=None``: 2e-4 for the GAN, 1e-3 for the flow).
+        batch_size, lr: optimisation (``lr=None``: 5e-4 for the GAN, 1e-3 for the flow).
         seed: seed of the split, initial weights, noise and validation samples.
         val_fraction: share of the events held out for validation.
         output: the run folder (created).
@@ -178,6 +178,10 @@ def export_model(task: GenTask, path: Path) -> Path:
     return path
 
 
+def _score(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) -> GenTrainResult:
     """Train ``config.model`` on the showers of one section; write the run folder; return the result.
 
@@ -206,7 +210,7 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
                       conditions=spec.to_dict(), detector_toml=arrays.detector_toml, section=arrays.section,
                       lr=config.learning_rate, name=output.resolve().name,
                       transform=None if transform is None else transform.to_dict(), val_seed=config.seed)
-    if config.model == "flow":
+    if isinstance(task, FlowTask):
         task.flow.fit_preprocessing(torch.from_numpy(train.cells), torch.from_numpy(train.energy), seed=config.seed)
     loader_seed = torch.Generator().manual_seed(config.seed)
     train_loader = torch.utils.data.DataLoader(
@@ -238,7 +242,7 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
     best = TASKS[config.model].load_from_checkpoint(best_path, map_location="cpu")
     model_file = export_model(best, output / "model.pt")
     result = GenTrainResult(output=output, checkpoint=best_path, model_file=model_file, monitor=monitor,
-                            best_score=float(checkpoint.best_model_score), epochs=len(history.rows),
+                            best_score=_score(checkpoint.best_model_score), epochs=len(history.rows),
                             history=history.rows, n_events={"train": len(train), "val": len(val)}, seconds=seconds)
     (output / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
     (output / "metrics.json").write_text(json.dumps(

@@ -25,6 +25,7 @@ tens of steps, which neither trains usefully in minutes nor samples fast on two 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +74,8 @@ def _standard_normal_logp(z: torch.Tensor) -> torch.Tensor:
 
 
 class _MaskedLinear(nn.Linear):
+    mask: torch.Tensor
+
     def __init__(self, n_in: int, n_out: int, mask: torch.Tensor) -> None:
         super().__init__(n_in, n_out)
         self.register_buffer("mask", mask)
@@ -134,14 +137,18 @@ class MAF(nn.Module):
 
 
 class _Coupling(nn.Module):
+    mask: torch.Tensor
+
     def __init__(self, mask: torch.Tensor, context: int, hidden: int, clamp: float) -> None:
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask)
         self.net = nn.Sequential(nn.Linear(dim + context, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, 2 * dim))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)  # the line above built it
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
         self.clamp = clamp
         self.dim = dim
 
@@ -169,7 +176,7 @@ class CouplingFlow(nn.Module):
         ny, nx = grid
         checker = ((torch.arange(ny)[:, None] + torch.arange(nx)[None, :]) % 2).float().ravel()
         generator = torch.Generator().manual_seed(20211)  # fixed masks: part of the architecture
-        masks = []
+        masks: list[torch.Tensor] = []
         for i in range(couplings):
             if i % 4 in (0, 1):
                 mask = checker if i % 2 == 0 else 1.0 - checker
@@ -190,7 +197,7 @@ class CouplingFlow(nn.Module):
     def sample(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         z = torch.randn(context.shape[0], self.dim, generator=generator, device=context.device)
         for coupling in reversed(self.couplings):
-            z = coupling.inverse(z, context)
+            z = cast(_Coupling, coupling).inverse(z, context)
         return z
 
 
@@ -202,6 +209,11 @@ class CaloFlow(nn.Module):
         n_conditions: length of the condition vector.
         config: the sizes.
     """
+
+    u_mean: torch.Tensor
+    u_std: torch.Tensor
+    x_mean: torch.Tensor
+    x_std: torch.Tensor
 
     def __init__(self, shape: tuple[int, int, int], n_conditions: int, config: FlowConfig) -> None:
         super().__init__()

@@ -1,7 +1,8 @@
 """A 3DGAN-style conditional GAN (Khattak et al., EPJC 82 (2022) 386; arXiv:2109.07388).
 
 Generator: a latent vector multiplied by the scaled incident energy (as in 3DGAN) and joined to
-the condition vector -> a dense layer -> a coarse 3D grid -> two 3D transposed convolutions -> ReLU
+the condition vector -> a dense layer -> a coarse 3D grid -> two 3D transposed convolutions (kernel =
+stride = 2) -> ReLU
 cells in the transformed space ``(E / s)^0.85`` (:class:`~calolab.gen.data.CellTransform`).
 
 Discriminator: 3D convolutions -> a real/fake logit plus auxiliary regressions of the scaled
@@ -22,7 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-__all__ = ["GanConfig", "Generator", "Discriminator", "upsampling_plan"]
+__all__ = ["GanConfig", "Generator", "Discriminator", "Deconv", "upsampling_plan"]
 
 
 class GanConfig(BaseModel):
@@ -58,6 +59,27 @@ def upsampling_plan(shape: tuple[int, int, int]) -> tuple[tuple[int, int, int], 
     return halvings, padded  # type: ignore[return-value]
 
 
+class Deconv(nn.Module):
+    """A 3D transposed convolution whose kernel equals its stride (``factor`` per axis, 1 or 2).
+
+    Equal to ``nn.ConvTranspose3d(c_in, c_out, kernel_size=factor, stride=factor)``, written as one matrix
+    product per voxel followed by a voxel shuffle, which runs several times faster on CPU.
+    """
+
+    def __init__(self, c_in: int, c_out: int, factor: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.factor = factor
+        self.c_out = c_out
+        self.linear = nn.Linear(c_in, c_out * math.prod(factor))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, d, h, w = x.shape
+        fd, fh, fw = self.factor
+        y = self.linear(x.permute(0, 2, 3, 4, 1))  # (n, d, h, w, c_out * fd * fh * fw)
+        y = y.view(n, d, h, w, self.c_out, fd, fh, fw).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return y.reshape(n, self.c_out, d * fd, h * fh, w * fw)
+
+
 def _crop(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Centre crop of the last three axes of ``x`` to ``shape``."""
     slices = []
@@ -78,7 +100,7 @@ class Generator(nn.Module):
 
     def __init__(self, shape: tuple[int, int, int], n_conditions: int, config: GanConfig) -> None:
         super().__init__()
-        self.shape = tuple(shape)
+        self.shape = (int(shape[0]), int(shape[1]), int(shape[2]))
         self.latent = config.latent
         halvings, padded = upsampling_plan(self.shape)
         self.coarse = tuple(p // 2**k for p, k in zip(padded, halvings, strict=True))
@@ -86,19 +108,19 @@ class Generator(nn.Module):
         self.c0 = c0
         self.dense = nn.Sequential(nn.Linear(config.latent + n_conditions, c0 * math.prod(self.coarse)),
                                    nn.LeakyReLU(0.2))
-        # 3DGAN's transposed ("de-") convolutions: a first one doubles the axes halved twice, the last one
-        # (overlapping 4-wide kernels, no checkerboard) doubles every halved axis and makes the cells
-        first = {"kernel_size": tuple(2 if k == 2 else 1 for k in halvings),
-                 "stride": tuple(2 if k == 2 else 1 for k in halvings)}
-        last = {"kernel_size": tuple(4 if k >= 1 else 3 for k in halvings),
-                "stride": tuple(2 if k >= 1 else 1 for k in halvings), "padding": 1}
+        # 3DGAN's transposed ("de-") convolutions, here with kernel = stride = 2 along each axis that grows:
+        # per coarse voxel a matrix product gives its 2 x 2 x 2 children (fast on CPU)
+        first = tuple(2 if k == 2 else 1 for k in halvings)
+        last = tuple(2 if k >= 1 else 1 for k in halvings)
         self.body = nn.Sequential(
-            nn.ConvTranspose3d(c0, c1, **first), nn.BatchNorm3d(c1), nn.LeakyReLU(0.2),
-            nn.ConvTranspose3d(c1, 1, **last), nn.ReLU(),
+            Deconv(c0, c1, first), nn.LeakyReLU(0.2),
+            Deconv(c1, 1, last), nn.ReLU(),
         )
-        with torch.no_grad():  # start with faint showers: the total-energy loss then grows them from below
-            self.body[3].weight.mul_(0.1)
-            self.body[3].bias.zero_()
+        output = self.body[2]
+        assert isinstance(output, Deconv)  # built just above
+        with torch.no_grad():  # start near the data: summed cells ~0.5 E_inc, half the cells zero
+            output.linear.weight.mul_(0.03)
+            output.linear.bias.zero_()
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
         """Cells for latent ``z`` ``(N, latent)``, ``conditions`` ``(N, C)`` and ``E_inc / E_max`` ``(N,)``."""

@@ -1,0 +1,138 @@
+"""Benchmark: generative models vs the Monte Carlo, showers per second on CPU, in one run.
+
+For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cells), times
+
+* the calolab Monte Carlo engine (``mc``), on the machine's default threads;
+* each generative model (``gan``: 3DGAN-style, ``flow``: CaloFlow-style) with its default
+  architecture, through the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition
+  checks, sampling, :class:`~calolab.sim.events.Deposits`), at batch 1 (one event per call) and at
+  batch 1000 (one call of 1000 events).
+
+Sampling speed depends on the architecture only, so the networks are freshly initialised (their
+preprocessing fitted on the Monte Carlo showers of the run) unless ``--model PATH`` names trained
+run folders made for this detector and energy range. Writes bench/results/generation.json.
+Goal (issue #5): at least 1000x the Monte Carlo's showers/s.
+
+Usage: ``python bench/generation.py [--mc-showers 30] [--model runs/flow ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, peak_rss_mb, write_results  # noqa: E402
+
+from calolab.detector.geometry import load_detector  # noqa: E402
+from calolab.gen.checkpoint import TrainedGenerator, load_generator  # noqa: E402
+from calolab.gen.data import CellTransform, ConditionSpec  # noqa: E402
+from calolab.gen.engine import ModelEngine  # noqa: E402
+from calolab.gen.models import CaloFlow, Generator, model_config  # noqa: E402
+from calolab.sim.events import Primaries  # noqa: E402
+from calolab.sim.mc.engine import MonteCarloEngine  # noqa: E402
+
+GOAL_RATIO = 1000.0
+DETECTOR = "pisa-csi"
+ENERGY_RANGE_MEV = (10e3, 100e3)
+
+
+def _primaries(n: int, seed: int) -> Primaries:
+    energy = np.random.default_rng(seed).uniform(*ENERGY_RANGE_MEV, n)
+    return Primaries.single(np.full(n, 11), energy)
+
+
+def time_mc(n: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Monte Carlo showers/s (after a warm-up shower); also returns the showers and their energies."""
+    detector, engine = load_detector(DETECTOR), MonteCarloEngine()
+    engine.simulate(_primaries(1, 0), detector, np.random.SeedSequence(0))
+    primaries = _primaries(n, 1)
+    start = time.perf_counter()
+    deposits = engine.simulate(primaries, detector, np.random.SeedSequence(1))
+    elapsed = time.perf_counter() - start
+    case = {"engine": "mc", "showers": n, "showers_per_s": n / elapsed, "ms_per_shower": 1e3 * elapsed / n}
+    print(f"{'mc':>6s}  {n:5d} showers of 10-100 GeV: {case['showers_per_s']:10.1f} showers/s "
+          f"({case['ms_per_shower']:.1f} ms/shower)")
+    return case, deposits.active["ECAL"], primaries.energy
+
+
+def untrained_model(kind: str, cells: np.ndarray, energy: np.ndarray) -> TrainedGenerator:
+    """A default-architecture model for pisa-csi e- of 10-100 GeV, its preprocessing fitted on ``cells``."""
+    detector = load_detector(DETECTOR)
+    section = detector.sections[0]
+    spec = ConditionSpec(ENERGY_RANGE_MEV, (0.0, 0.0), (11,))
+    config = model_config(kind)
+    torch.manual_seed(0)
+    shape = tuple(section.shape)
+    transform = None
+    if kind == "gan":
+        network: torch.nn.Module = Generator(shape, spec.size, config)  # type: ignore[arg-type]
+        transform = CellTransform.fit(cells)
+    else:
+        network = CaloFlow(shape, spec.size, config)  # type: ignore[arg-type]
+        network.fit_preprocessing(torch.from_numpy(cells), torch.from_numpy(energy.astype(np.float32)))
+    network.eval()
+    return TrainedGenerator(name=f"bench-{kind}", model=kind, network=network, conditions=spec, shape=shape,
+                            section=section.name, detector_toml=detector.to_toml(), transform=transform,
+                            path=Path("(untrained)"))
+
+
+def time_model(model: TrainedGenerator, batch1_calls: int, big_batch: int) -> dict:
+    """Showers/s through :class:`ModelEngine` at batch 1 and at ``big_batch``."""
+    engine, detector = ModelEngine(model), load_detector(DETECTOR)
+    engine.simulate(_primaries(4, 2), detector, np.random.SeedSequence(0))  # warm-up
+    singles = [_primaries(1, 100 + i) for i in range(batch1_calls)]
+    start = time.perf_counter()
+    for i, primaries in enumerate(singles):
+        engine.simulate(primaries, detector, np.random.SeedSequence(i))
+    batch1 = batch1_calls / (time.perf_counter() - start)
+    primaries = _primaries(big_batch, 3)
+    engine.simulate(primaries, detector, np.random.SeedSequence(1))  # warm-up at this size
+    start = time.perf_counter()
+    engine.simulate(primaries, detector, np.random.SeedSequence(2))
+    batched = big_batch / (time.perf_counter() - start)
+    parameters = sum(p.numel() for p in model.network.parameters())
+    return {"engine": engine.name, "model": model.model, "parameters": parameters,
+            "batch1_showers_per_s": batch1, f"batch{big_batch}_showers_per_s": batched}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mc-showers", type=int, default=30, help="Monte Carlo showers to time")
+    parser.add_argument("--batch1-calls", type=int, default=100, help="single-event calls per model")
+    parser.add_argument("--batch", type=int, default=1000, help="events of the batched call")
+    parser.add_argument("--model", action="append", default=[], help="trained run folders to time instead")
+    args = parser.parse_args(argv)
+    results: dict = {**machine(), "torch_threads": torch.get_num_threads(), "detector": DETECTOR,
+                     "particle": "e-", "energy_gev": [10, 100], "goal_ratio": GOAL_RATIO}
+    mc, cells, energy = time_mc(args.mc_showers)
+    results["mc"] = mc
+    models = ([load_generator(path) for path in args.model] if args.model
+              else [untrained_model(kind, cells, energy) for kind in ("gan", "flow")])
+    results["models"] = []
+    for model in models:
+        case = time_model(model, args.batch1_calls, args.batch)
+        for key in ("batch1_showers_per_s", f"batch{args.batch}_showers_per_s"):
+            case[key.replace("showers_per_s", "ratio_to_mc")] = case[key] / mc["showers_per_s"]
+        results["models"].append(case)
+        big = case[f"batch{args.batch}_showers_per_s"]
+        print(f"{model.model:>6s}  batch 1: {case['batch1_showers_per_s']:10.1f} showers/s "
+              f"({case['batch1_ratio_to_mc']:.1f}x mc);  batch {args.batch}: {big:10.1f} showers/s "
+              f"({case[f'batch{args.batch}_ratio_to_mc']:.1f}x mc)")
+    best = max(case[f"batch{args.batch}_ratio_to_mc"] for case in results["models"])
+    results["best_ratio"] = best
+    results["goal_met"] = best >= GOAL_RATIO
+    results["peak_rss_mb"] = peak_rss_mb()
+    print(f"goal >= {GOAL_RATIO:.0f}x the Monte Carlo: {'met' if results['goal_met'] else 'NOT met'} "
+          f"(best {best:.0f}x at batch {args.batch}); peak RSS {results['peak_rss_mb']:.0f} MB")
+    write_results("generation", results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Quality of the generative models: classifier AUC against held-out Monte Carlo showers.
+
+Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is committed):
+
+1. ``python bench/generation_quality.py simulate``: pisa-csi e- of 1-30 GeV from the Monte Carlo, a
+   training file (5000 events, seed 11) and a held-out reference (2000 events, seed 12);
+2. ``python bench/generation_quality.py train gan`` and ``... train flow``: one model each
+   (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread);
+3. ``python bench/generation_quality.py evaluate``: each model generates showers for the reference's
+   incident energies; the classifier test of :mod:`calolab.validate.classifier` (seed 0) separates them
+   from the reference on low-level inputs (cells / E_inc, log-compressed) and on high-level features;
+   the same test between a second Monte Carlo sample and the reference gives the floor.
+   Writes bench/results/generation_quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, write_results  # noqa: E402
+
+SIMULATIONS = {"train": (5000, 11), "reference": (2000, 12)}
+
+
+def simulate(work: Path) -> None:
+    for name, (n, seed) in SIMULATIONS.items():
+        subprocess.run([sys.executable, "-m", "calolab.cli", "simulate", "-d", "pisa-csi", "-p", "e-", "-E", "1-30GeV",
+                        "-n", str(n), "--seed", str(seed), "-o", str(work / f"{name}.h5"), "-q", "--overwrite"],
+                       check=True)
+
+
+def train(work: Path, model: str, minutes: float, epochs: int) -> None:
+    import torch
+
+    from calolab.gen.train import GenTrainConfig, train_generator
+
+    torch.set_num_threads(1)
+    config = GenTrainConfig(data=[work / "train.h5"], model=model, epochs=epochs, patience=8, max_minutes=minutes,
+                            seed=0, output=work / "runs" / model, overwrite=True)
+    result = train_generator(config)
+    summary = {"model": model, "seed": 0, "max_minutes": minutes, "epochs_run": result.epochs,
+               "seconds": result.seconds, "monitor": result.monitor, "best_score": result.best_score,
+               "n_events": result.n_events, "batch_size": config.batch_size, "lr": config.learning_rate}
+    (work / "runs" / model / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(result.summary_lines()))
+
+
+def _classify(reference_file: Path, candidate_file: Path, max_events: int) -> dict:
+    from calolab.data.showerfile import ShowerFile
+    from calolab.validate.classifier import ClassifierConfig, classifier_test, low_level_inputs
+    from calolab.validate.observables import high_level_features, read_observables
+
+    inputs, features = [], []
+    for path in (reference_file, candidate_file):
+        with ShowerFile(path) as showers:
+            events = slice(0, min(len(showers), max_events))
+            energy = showers.primaries(events).event_energy()
+            inputs.append(low_level_inputs({"ECAL": showers.energy("ECAL", events)}, energy))
+            features.append(high_level_features(read_observables(showers, max_events=max_events))[0])
+    config = ClassifierConfig(seed=0)
+    low = classifier_test(inputs[0], inputs[1], config=config, name="low-level")
+    high = classifier_test(features[0], features[1], config=config, name="high-level")
+    return {"low_level_auc": low.auc, "low_level_auc_error": low.auc_error, "low_level_jsd": low.jsd,
+            "high_level_auc": high.auc, "high_level_auc_error": high.auc_error, "high_level_jsd": high.jsd,
+            "n_test": low.n_test}
+
+
+def evaluate(work: Path, max_events: int) -> dict:
+    from calolab.data.showerfile import ShowerFile, write_showers
+    from calolab.gen.engine import ModelEngine
+
+    results: dict = {**machine(), "detector": "pisa-csi", "particle": "e-", "energy": "1-30GeV uniform",
+                     "train_events": SIMULATIONS["train"][0], "train_seed": SIMULATIONS["train"][1],
+                     "reference_events": SIMULATIONS["reference"][0], "reference_seed": SIMULATIONS["reference"][1],
+                     "classifier": "calolab.validate.classifier defaults, seed 0", "goal_auc": 0.6, "models": {}}
+    with ShowerFile(work / "reference.h5") as reference:
+        primaries, detector = reference.primaries(), reference.detector
+    for model in ("gan", "flow"):
+        run = work / "runs" / model
+        if not (run / "model.pt").exists():
+            continue
+        engine = ModelEngine(run)
+        start = time.perf_counter()
+        deposits = engine.simulate(primaries, detector, np.random.SeedSequence(2026))
+        seconds = time.perf_counter() - start
+        out = write_showers(work / f"generated-{model}.h5", deposits, detector, seed=2026, overwrite=True)
+        budget = json.loads((run / "budget.json").read_text())
+        results["models"][model] = {**budget, "generate_seconds": seconds, **_classify(work / "reference.h5", out,
+                                                                                          max_events)}
+        print(model, results["models"][model])
+    # the floor: a second Monte Carlo sample (the first events of the training file) against the reference
+    results["mc_vs_mc"] = _classify(work / "reference.h5", work / "train.h5", max_events)
+    print("mc vs mc", results["mc_vs_mc"])
+    write_results("generation_quality", results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["simulate", "train", "evaluate"])
+    parser.add_argument("model", nargs="?", choices=["gan", "flow"])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/calolab-genq"))
+    parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--max-events", type=int, default=2000)
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.step == "simulate":
+        simulate(args.work)
+    elif args.step == "train":
+        if args.model is None:
+            parser.error("train needs a model: gan or flow")
+        train(args.work, args.model, args.minutes, args.epochs)
+    else:
+        evaluate(args.work, args.max_events)
+
+
+if __name__ == "__main__":
+    main()
