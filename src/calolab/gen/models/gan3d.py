@@ -110,8 +110,8 @@ class Generator(nn.Module):
                                    nn.LeakyReLU(0.2))
         # 3DGAN's transposed ("de-") convolutions, here with kernel = stride = 2 along each axis that grows:
         # per coarse voxel a matrix product gives its 2 x 2 x 2 children (fast on CPU)
-        first = tuple(2 if k == 2 else 1 for k in halvings)
-        last = tuple(2 if k >= 1 else 1 for k in halvings)
+        first = (2 if halvings[0] == 2 else 1, 2 if halvings[1] == 2 else 1, 2 if halvings[2] == 2 else 1)
+        last = (2 if halvings[0] else 1, 2 if halvings[1] else 1, 2 if halvings[2] else 1)
         self.body = nn.Sequential(
             Deconv(c0, c1, first), nn.LeakyReLU(0.2),
             Deconv(c1, 1, last), nn.ReLU(),
