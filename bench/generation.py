@@ -2,7 +2,7 @@
 
 For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cells), times
 
-* the calolab Monte Carlo engine (``mc``), on the machine's default threads;
+* the calolab Monte Carlo engine (``mc``), single-threaded (one core);
 * each generative model (``gan``: 3DGAN-style, ``flow``: CaloFlow-style) with its default
   architecture, through the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition
   checks, sampling, :class:`~calolab.sim.events.Deposits`), at batch 1 (one event per call) and at
@@ -10,7 +10,9 @@ For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cell
 
 Sampling speed depends on the architecture only, so the networks are freshly initialised (their
 preprocessing fitted on the Monte Carlo showers of the run) unless ``--model PATH`` names trained
-run folders made for this detector and energy range. Writes bench/results/generation.json.
+run folders made for this detector and energy range. Models run on one torch thread by default, so both
+sides use one core (both scale by running processes side by side; on a shared machine small networks
+also run much faster on one thread). Writes bench/results/generation.json.
 Goal (issue #5): at least 1000x the Monte Carlo's showers/s.
 
 Usage: ``python bench/generation.py [--mc-showers 30] [--model runs/flow ...]``
@@ -106,8 +108,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mc-showers", type=int, default=30, help="Monte Carlo showers to time")
     parser.add_argument("--batch1-calls", type=int, default=100, help="single-event calls per model")
     parser.add_argument("--batch", type=int, default=1000, help="events of the batched call")
-    parser.add_argument("--model", action="append", default=[], help="trained run folders to time instead")
+    parser.add_argument("--model", action="append", default=[],
+                        help="trained run folders to time instead (trained on pisa-csi e- covering 10-100 GeV)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: one core each, as the single-threaded Monte Carlo)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     results: dict = {**machine(), "torch_threads": torch.get_num_threads(), "detector": DETECTOR,
                      "particle": "e-", "energy_gev": [10, 100], "goal_ratio": GOAL_RATIO}
     mc, cells, energy = time_mc(args.mc_showers)

@@ -73,6 +73,19 @@ def _classify(reference_file: Path, candidate_file: Path, max_events: int) -> di
             "n_test": low.n_test}
 
 
+def summary(path: Path) -> dict:
+    """Plain shower figures of a file: response sum/E_inc (mean, std), occupancy, longitudinal profile."""
+    from calolab.data.showerfile import ShowerFile
+
+    with ShowerFile(path) as showers:
+        cells, energy = showers.energy("ECAL"), showers.primaries().event_energy()
+    response = cells.sum(axis=(1, 2, 3)) / energy
+    return {"response_mean": float(response.mean()), "response_std": float(response.std()),
+            "occupancy": float((cells > 0).mean()), "occupancy_above_0.1MeV": float((cells > 0.1).mean()),
+            "layer_fractions": (cells.sum(axis=(2, 3)).mean(axis=0) / energy.mean()).round(4).tolist(),
+            "hottest_cell_fraction": float((cells.reshape(len(cells), -1).max(axis=1) / energy).mean())}
+
+
 def evaluate(work: Path, max_events: int) -> dict:
     from calolab.data.showerfile import ShowerFile, write_showers
     from calolab.gen.engine import ModelEngine
@@ -94,10 +107,12 @@ def evaluate(work: Path, max_events: int) -> dict:
         out = write_showers(work / f"generated-{model}.h5", deposits, detector, seed=2026, overwrite=True)
         budget = json.loads((run / "budget.json").read_text())
         results["models"][model] = {**budget, "generate_seconds": seconds, **_classify(work / "reference.h5", out,
-                                                                                          max_events)}
+                                                                                          max_events),
+                                    "summary": summary(out)}
         print(model, results["models"][model])
     # the floor: a second Monte Carlo sample (the first events of the training file) against the reference
     results["mc_vs_mc"] = _classify(work / "reference.h5", work / "train.h5", max_events)
+    results["reference_summary"] = summary(work / "reference.h5")
     print("mc vs mc", results["mc_vs_mc"])
     write_results("generation_quality", results)
     return results
