@@ -59,8 +59,9 @@ class ModelEngine:
             return
         ours = {s.name: tuple(s.shape) for s in trained.sections}
         theirs = {s.name: tuple(s.shape) for s in detector.sections}
-        msg = (f"{self.name} was trained on detector {trained.name!r} (section {self.model.section} "
-               f"{'x'.join(map(str, self.model.shape))} layers x y x); got {detector.name!r}"
+        layers, ny, nx = self.model.shape
+        msg = (f"{self.name} was trained on detector {trained.name!r} (section {self.model.section}: {layers} layers "
+               f"of {ny} x {nx} cells); got {detector.name!r}"
                f"{'' if theirs == ours else f' with sections {theirs}'}"
                f"{' whose geometry differs' if trained.name == detector.name else ''}. "
                f"Simulate with -d {trained.name} (the same geometry) or train a model on showers of this detector.")
