@@ -222,7 +222,9 @@ def simulate_command(
         Optional[int],  # noqa: UP045
         typer.Option(help="Campaign seed; the same seed and shard size give the same file. Default: fresh."),
     ] = None,
-    engine: Annotated[str, typer.Option(help="Simulation engine: mc (the calolab Monte Carlo).")] = "mc",
+    engine: Annotated[
+        str, typer.Option(help="Simulation engine: mc (the Monte Carlo) or model:RUN/model.pt (a trained generator).")
+    ] = "mc",
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Local processes (or Dask workers).")] = 1,
     scheduler: Annotated[
         Optional[str],  # noqa: UP045
@@ -819,7 +821,8 @@ def evaluate_command(
 # ---------------------------------------------------------------- train reco / predict / scan commands
 # (section owned by data/torch.py + reco/task.py + reco/train.py + reco/inference.py + reco/scan.py)
 
-train_app = typer.Typer(help="Train networks: 'calolab train reco' (reconstruction).", no_args_is_help=True)
+train_app = typer.Typer(help="Train networks: 'calolab train reco' (reconstruction), 'calolab train gen' "
+                                 "(generative fast simulation).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 
@@ -936,6 +939,50 @@ def train_reco_command(
     for line in result.summary_lines():
         error_console.print(line)
     typer.echo(str(result.checkpoint))
+
+
+@train_app.command("gen")
+def train_gen_command(
+    data: _DataOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: best.ckpt, model.pt, config, logs.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="gan (3DGAN-style) or flow (CaloFlow-style).")] = "flow",
+    section: Annotated[
+        Optional[str], typer.Option(help="Section to learn (default: the detector's first).")  # noqa: UP045
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = 30,
+    max_minutes: Annotated[
+        Optional[float], typer.Option(help="Wall-time budget of the fit, minutes.")  # noqa: UP045
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=2, help="Events per batch.")] = 128,
+    lr: Annotated[
+        Optional[float], typer.Option(help="Learning rate (default 5e-4 for gan, 1e-3 for flow).")  # noqa: UP045
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, weights, noise and validation samples.")] = 0,
+    max_events: _MaxEventsOption = None,
+    model_config: _ModelConfigOption = None,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs with no better validation figure before stopping.")] = 5,
+    logger: Annotated[str, typer.Option(help="csv or none.")] = "csv",
+    overwrite: Annotated[bool, typer.Option(help="Reuse an output folder that holds a run.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a generative model (fast simulation) on shower files of one detector.
+
+    The run folder's model.pt then works as an engine: ``calolab simulate --engine model:RUN/model.pt``
+    or ``calolab generate --model RUN``.
+
+    Example: ``calolab train gen --data csi.h5 --model flow --epochs 30 -o runs/flow``
+    """
+    from calolab.gen.train import GenTrainConfig, train_generator
+
+    config = GenTrainConfig.make(
+        data=list(data), model=model, model_options=_key_values(model_config, "--model-config"), section=section,
+        max_events=max_events, epochs=epochs, patience=patience, max_minutes=max_minutes, batch_size=batch_size,
+        lr=lr, seed=seed, output=output, logger=logger, progress=not quiet, overwrite=overwrite,
+    )
+    result = train_generator(config)
+    for line in result.summary_lines():
+        error_console.print(line)
+    typer.echo(str(result.model_file))
 
 
 @app.command("predict")
