@@ -45,6 +45,7 @@ from calolab.data.formats.calochallenge import (
     read_calochallenge,
 )
 from calolab.data.formats.polar import Overflow, cartesian_to_polar, polar_matrix, polar_to_cartesian
+from calolab.data.hdf5 import check_hdf5
 from calolab.detector.geometry import Calorimeter, load_detector
 from calolab.errors import ConfigError, DatasetError
 from calolab.sim.events import Deposits, Primaries
@@ -118,21 +119,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         DatasetError: a missing, non-HDF5 or truncated file, or one in none of these layouts.
     """
     path = Path(path)
-    if not path.exists():
-        msg = f"input file {path} does not exist: check the path"
-        raise DatasetError(msg)
-    if path.is_dir():
-        msg = f"{path} is a folder: give the path of an .h5 file"
-        raise DatasetError(msg)
-    try:
-        is_hdf5 = h5py.is_hdf5(path)
-    except OSError:
-        is_hdf5 = False
-    if not is_hdf5:
-        size = path.stat().st_size
-        what = "is empty" if size == 0 else f"is not an HDF5 file ({size} bytes, no HDF5 signature)"
-        msg = f"{path} {what}: a partly copied or foreign file? calolab converts HDF5 shower files only"
-        raise DatasetError(msg)
+    check_hdf5(path, "input file", "calolab converts HDF5 shower files only")
     try:
         with h5py.File(path, "r") as f:
             fmt = f.attrs.get("format")

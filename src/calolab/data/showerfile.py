@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -57,6 +56,7 @@ import h5py
 import numpy as np
 
 from calolab import __version__
+from calolab.data.hdf5 import decode_attribute, open_hdf5
 from calolab.errors import CalolabError, ConfigError, DatasetError
 from calolab.sim.events import LEAKAGE_COLUMNS, Deposits, Primaries
 
@@ -188,14 +188,6 @@ def _read_rows(dataset: h5py.Dataset, index: slice | np.ndarray) -> np.ndarray:
     else:
         block = dataset[unique]
     return block[inverse]
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def section_shapes(detector: _DetectorLike) -> dict[str, tuple[int, int, int]]:
@@ -558,32 +550,8 @@ class ShowerFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            msg = (f"shower file {self.path} does not exist: check the path or generate it with "
-                   f"calolab simulate")
-            raise DatasetError(msg)
-        if self.path.is_dir():
-            msg = f"{self.path} is a folder, not a shower file: give the path of an .h5 file"
-            raise DatasetError(msg)
-        try:
-            is_hdf5 = h5py.is_hdf5(self.path)
-        except OSError:
-            is_hdf5 = False
-        if not is_hdf5:
-            size = self.path.stat().st_size
-            what = "is empty" if size == 0 else f"is not an HDF5 file ({size} bytes, no HDF5 signature)"
-            msg = f"{self.path} {what}: a partly copied or foreign file? {_REGENERATE}"
-            raise DatasetError(msg)
-        try:
-            self._file = h5py.File(self.path, "r")
-        except OSError as error:
-            sizes = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(error))
-            if sizes:
-                msg = (f"{self.path} is truncated: {sizes[1]} of {sizes[2]} bytes (an interrupted copy or "
-                       f"write?): {_REGENERATE}")
-            else:
-                msg = f"{self.path} cannot be opened as HDF5 (truncated or corrupted: {error}): {_REGENERATE}"
-            raise DatasetError(msg) from error
+        self._file = open_hdf5(self.path, "shower file", _REGENERATE,
+                               "check the path or generate it with calolab simulate")
         try:
             self._validate()
         except BaseException:
@@ -599,7 +567,7 @@ class ShowerFile:
     def _validate(self) -> None:
         f = self._file
         try:
-            attrs = {key: _decode(f.attrs[key]) for key in f.attrs}
+            attrs = {key: decode_attribute(f.attrs[key]) for key in f.attrs}
         except OSError as error:
             msg = f"root attributes cannot be read (truncated or corrupted: {error}); {_REGENERATE}"
             raise self._fail(msg) from error
@@ -757,7 +725,7 @@ class ShowerFile:
             return None
         settings: dict[str, Any] = {}
         for name in self.sections:
-            text = _decode(self._file[f"sections/{name}"].attrs.get("readout", "{}"))
+            text = decode_attribute(self._file[f"sections/{name}"].attrs.get("readout", "{}"))
             try:
                 settings[name] = json.loads(text)
             except (json.JSONDecodeError, TypeError):

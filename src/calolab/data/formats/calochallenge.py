@@ -51,7 +51,6 @@ files ignore them. calolab cell arrays on a Cartesian grid are converted in
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +68,7 @@ from calolab.data.formats.calochallenge_binning import (
     LayerBinning,
     calochallenge_detector,
 )
+from calolab.data.hdf5 import decode_attribute, open_hdf5
 from calolab.errors import ConfigError, DatasetError
 
 __all__ = [
@@ -267,41 +267,6 @@ class CaloChallengeData:
                          for k in range(self.binning.n_layers)], axis=1)
 
 
-def _open(path: Path) -> h5py.File:
-    if not path.exists():
-        msg = f"CaloChallenge file {path} does not exist: check the path"
-        raise DatasetError(msg)
-    if path.is_dir():
-        msg = f"{path} is a folder, not a CaloChallenge file: give the path of an .h5/.hdf5 file"
-        raise DatasetError(msg)
-    try:
-        is_hdf5 = h5py.is_hdf5(path)
-    except OSError:
-        is_hdf5 = False
-    if not is_hdf5:
-        size = path.stat().st_size
-        what = "is empty" if size == 0 else f"is not an HDF5 file ({size} bytes, no HDF5 signature)"
-        msg = f"{path} {what}: a partly copied or foreign file? {_FIX}"
-        raise DatasetError(msg)
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        sizes = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(error))
-        if sizes:
-            msg = f"{path} is truncated: {sizes[1]} of {sizes[2]} bytes (an interrupted copy or write?): {_FIX}"
-        else:
-            msg = f"{path} cannot be opened as HDF5 (truncated or corrupted: {error}): {_FIX}"
-        raise DatasetError(msg) from error
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _pick_binning(path: Path, n_voxels: int, binning: CaloChallengeBinning | str | None,
                   attrs: Mapping[str, Any]) -> CaloChallengeBinning:
     options = ", ".join(f"{b.name} ({b.n_voxels})" for b in BUILTIN_BINNINGS.values())
@@ -356,9 +321,9 @@ def read_calochallenge(path: str | os.PathLike[str], binning: CaloChallengeBinni
     if not isinstance(selection, slice):
         msg = f"events = {events!r}: give a slice such as slice(0, 100)"
         raise DatasetError(msg)
-    with _open(path) as f:
+    with open_hdf5(path, "CaloChallenge file", _FIX, "check the path") as f:
         try:
-            attrs = {key: _decode(f.attrs[key]) for key in f.attrs}
+            attrs = {key: decode_attribute(f.attrs[key]) for key in f.attrs}
             names = sorted(f.keys())
         except OSError as error:
             msg = f"{path}: cannot read the file index (truncated or corrupted: {error}); {_FIX}"

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ import numpy as np
 
 from calolab import __version__
 from calolab.data.atomic import atomic_path
+from calolab.data.hdf5 import decode_attribute, open_hdf5
 from calolab.data.windows import (
     CLIC_VERTEX_DISTANCE,
     Windows,
@@ -432,41 +432,6 @@ def native_to_lcd(
 # ---------------------------------------------------------------- reading
 
 
-def _open(path: Path) -> h5py.File:
-    if not path.exists():
-        msg = f"LCD file {path} does not exist: check the path or make one with calolab windows"
-        raise DatasetError(msg)
-    if path.is_dir():
-        msg = f"{path} is a folder, not an LCD file: give the path of an .h5 file"
-        raise DatasetError(msg)
-    try:
-        is_hdf5 = h5py.is_hdf5(path)
-    except OSError:
-        is_hdf5 = False
-    if not is_hdf5:
-        size = path.stat().st_size
-        what = "is empty" if size == 0 else f"is not an HDF5 file ({size} bytes, no HDF5 signature)"
-        msg = f"{path} {what}: a partly copied or foreign file? {_FIX}"
-        raise DatasetError(msg)
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        sizes = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(error))
-        if sizes:
-            msg = f"{path} is truncated: {sizes[1]} of {sizes[2]} bytes (an interrupted copy or write?): {_FIX}"
-        else:
-            msg = f"{path} cannot be opened as HDF5 (truncated or corrupted: {error}): {_FIX}"
-        raise DatasetError(msg) from error
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def read_lcd(path: str | os.PathLike[str], events: slice | None = None, *,
              cell_scale: float | None = None) -> LcdData:
     """Read an LCD file (calolab-written or public CLIC / 3DGAN) into calolab units and order.
@@ -490,9 +455,9 @@ def read_lcd(path: str | os.PathLike[str], events: slice | None = None, *,
     if not isinstance(selection, slice):
         msg = f"events = {events!r}: give a slice such as slice(0, 100)"
         raise DatasetError(msg)
-    with _open(path) as f:
+    with open_hdf5(path, "LCD file", _FIX, "check the path or make one with calolab windows") as f:
         try:
-            attrs = {key: _decode(f.attrs[key]) for key in f.attrs}
+            attrs = {key: decode_attribute(f.attrs[key]) for key in f.attrs}
             entries = {key: f[key] for key in f}
         except OSError as error:
             msg = f"{path}: cannot read the file index (truncated or corrupted: {error}); {_FIX}"
