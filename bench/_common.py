@@ -29,8 +29,10 @@ def machine() -> dict:
 
 def time_showers(engine: MonteCarloEngine, detector: Calorimeter, name: str, pdg: int, particle: str,
                  energy_gev: float, n: int) -> dict:
-    """Simulate ``n`` showers on one core after a warm-up shower; print and return the per-item costs."""
-    engine.simulate(Primaries.single(np.array([pdg]), 1000.0), detector, np.random.SeedSequence(0))
+    """Simulate ``n`` showers on one core after warm-up showers (numba compilation or cache loading,
+    physics tables); print and return the per-item costs."""
+    warm_up = Primaries.single(np.full(3, pdg), min(energy_gev, 10.0) * 1000.0)
+    engine.simulate(warm_up, detector, np.random.SeedSequence(0))
     primaries = Primaries.single(np.full(n, pdg), energy_gev * 1000.0)
     start = time.perf_counter()
     engine.simulate(primaries, detector, np.random.SeedSequence(1))
