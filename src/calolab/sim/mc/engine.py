@@ -68,7 +68,7 @@ class MonteCarloEngine:
         return _cached_tables(detector.to_toml(), self.config.model_dump_json())
 
     def simulate(self, primaries: Primaries, detector: Calorimeter, seed: np.random.SeedSequence) -> Deposits:
-        transported = primaries.transported() if hasattr(primaries, "transported") else primaries
+        transported = primaries.transported()  # decayed generator particles (status 2) are not transported
         unsupported = sorted(set(np.unique(transported.pdg).tolist()) - set(SUPPORTED_PDG))
         if unsupported:
             msg = (f"the 'mc' engine transports e+-, gamma, pi+-, pi0, K+-, p, n and mu+- (PDG {list(SUPPORTED_PDG)}); "
