@@ -48,14 +48,20 @@ _EXPORTS: dict[str, str] = {
     "WindowSpec": "calolab.data.windows",
     "read_lcd": "calolab.data.formats.lcd",
     "write_lcd": "calolab.data.formats.lcd",
+    "read_calochallenge": "calolab.data.formats.calochallenge",
+    "write_calochallenge": "calolab.data.formats.calochallenge",
     # detector response
     "Readout": "calolab.detector.readout",
     "calibrate_sampling_fraction": "calolab.detector.readout",
     # reconstruction
+    "compute_features": "calolab.features",
     "Predictions": "calolab.reco.predictions",
     "read_predictions": "calolab.reco.predictions",
     "write_predictions": "calolab.reco.predictions",
+    # validation of generated showers
+    "run_validation": "calolab.validate.suite",
     # evaluation and plots
+    "evaluate_models": "calolab.evaluate.evaluation",
     "fit_resolution": "calolab.evaluate",
     "ResolutionFit": "calolab.evaluate",
     "plot_event": "calolab.plots",
@@ -85,6 +91,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from calolab.data.formats.calochallenge import read_calochallenge, write_calochallenge
     from calolab.data.formats.lcd import read_lcd, write_lcd
     from calolab.data.showerfile import ShowerFile, ShowerFileWriter, open_dataset, write_showers
     from calolab.data.windows import WindowSpec, extract_windows
@@ -92,6 +99,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from calolab.detector.readout import Readout, calibrate_sampling_fraction
     from calolab.errors import CalolabError, ConfigError, DatasetError, MaterialError, SimulationError
     from calolab.evaluate import ResolutionFit, fit_resolution
+    from calolab.evaluate.evaluation import evaluate_models
+    from calolab.features import compute_features
     from calolab.gen.api import generate
     from calolab.physics.materials import Material, get_material, list_materials
     from calolab.plots import plot_event
@@ -100,3 +109,4 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from calolab.sim.engine import get_engine, register_engine
     from calolab.sim.events import Deposits, Primaries
     from calolab.sim.gun import Gun, GunConfig, make_gun
+    from calolab.validate.suite import run_validation
