@@ -33,6 +33,7 @@ from calolab.evaluate.position import (
 )
 from calolab.evaluate.resolution import EnergyPerformance, energy_performance, predicted_total_energy
 from calolab.reco.predictions import Predictions
+from calolab.serialise import to_jsonable
 
 __all__ = ["Evaluation", "ModelEvaluation", "evaluate_models"]
 
@@ -94,26 +95,11 @@ class Evaluation:
             "efficiencies": self.efficiencies,
             "models": {m.model: _model_figures(m) for m in self.models},
         }
-        return _clean(figures)
+        return to_jsonable(figures)
 
     def to_json(self, indent: int = 2) -> str:
         """:meth:`figures` as JSON text."""
         return json.dumps(self.figures(), indent=indent, allow_nan=False)
-
-
-def _clean(value: Any) -> Any:
-    """Numpy arrays and scalars -> lists and Python numbers; NaN and infinities -> None."""
-    if isinstance(value, dict):
-        return {str(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return [_clean(item) for item in value.tolist()]
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _core(prefix: str, core: GaussianCore, unit: str = "") -> dict[str, Any]:

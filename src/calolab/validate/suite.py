@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from calolab import __version__
 from calolab.data.showerfile import ShowerFile
 from calolab.errors import ConfigError, DatasetError, format_validation_error
+from calolab.serialise import to_jsonable
 from calolab.validate.classifier import ClassifierConfig, ClassifierResult, classifier_test, low_level_inputs
 from calolab.validate.comparison import HistogramComparison, ProfileComparison, compare_histograms, compare_profiles
 from calolab.validate.distances import Distance, fpd, kpd, standardise
@@ -170,7 +171,7 @@ class ValidationResult:
 
     def figures(self) -> dict[str, Any]:
         """Every figure of merit, histogram and profile as JSON-able data (NaN and infinities -> ``None``)."""
-        return _clean({
+        return to_jsonable({
             "calolab_version": __version__,
             "reference": self.reference,
             "candidate": self.candidate,
@@ -192,20 +193,6 @@ class ValidationResult:
     def to_json(self, indent: int | None = 1) -> str:
         """:meth:`figures` as JSON text."""
         return json.dumps(self.figures(), indent=indent, allow_nan=False)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _open(source: ShowerFile | str | os.PathLike[str], role: str) -> tuple[ShowerFile, bool]:

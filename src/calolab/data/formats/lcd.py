@@ -51,7 +51,7 @@ import h5py
 import numpy as np
 
 from calolab import __version__
-from calolab.data.atomic import atomic_path
+from calolab.data.atomic import atomic_path, check_output
 from calolab.data.hdf5 import decode_attribute, open_hdf5
 from calolab.data.windows import (
     CLIC_VERTEX_DISTANCE,
@@ -183,15 +183,7 @@ def _compression(compression: str | None) -> dict[str, Any]:
 
 
 def _check_output(path: Path, overwrite: bool) -> None:
-    if path.is_dir():
-        msg = f"{path} is a folder: give a file name such as {path / 'windows.h5'}"
-        raise DatasetError(msg)
-    if path.exists() and not overwrite:
-        msg = f"{path} already exists: choose another -o, delete it, or overwrite it (--overwrite)"
-        raise DatasetError(msg)
-    if not path.parent.is_dir():
-        msg = f"folder {path.parent} does not exist: create it or choose another -o"
-        raise DatasetError(msg)
+    check_output(path, overwrite, "windows.h5")
 
 
 class _LcdFile:
