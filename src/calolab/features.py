@@ -43,6 +43,7 @@ from calolab.errors import ConfigError, DatasetError
 
 __all__ = [
     "FEATURE_NAMES",
+    "check_reading",
     "GLOBAL_FEATURES",
     "SECTION_FEATURES",
     "RATIO_CAP",
@@ -303,12 +304,7 @@ def features_from_file(path: str | os.PathLike[str], events: slice | np.ndarray 
     """
     from calolab.data.showerfile import ShowerFile
 
-    if signal not in ("raw", "digitized"):
-        msg = f"signal must be 'raw' or 'digitized', got {signal!r}"
-        raise ConfigError(msg)
-    if chunk < 1:
-        msg = f"chunk must be >= 1 event, got {chunk}"
-        raise ConfigError(msg)
+    check_reading(signal, chunk)
     with ShowerFile(path) as showers:
         names = list(showers.sections) if sections is None else list(sections)
         unknown = [name for name in names if name not in showers.sections]
@@ -330,3 +326,17 @@ def features_from_file(path: str | os.PathLike[str], events: slice | np.ndarray 
             cells = {name: read(name, part) for name in names}
             parts.append(compute_features(cells, detector, threshold_mev=threshold_mev, w0=w0))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def check_reading(signal: str, chunk: int) -> None:
+    """Validate the options of reading cells from a shower file (``signal``, ``chunk`` events at a time).
+
+    Raises:
+        ConfigError: ``signal`` is not ``raw`` or ``digitized``, or ``chunk`` < 1.
+    """
+    if signal not in ("raw", "digitized"):
+        msg = f"signal must be 'raw' or 'digitized', got {signal!r}"
+        raise ConfigError(msg)
+    if chunk < 1:
+        msg = f"chunk must be >= 1 event, got {chunk}"
+        raise ConfigError(msg)

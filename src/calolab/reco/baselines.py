@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from calolab.errors import ConfigError, DatasetError
+from calolab.features import check_reading
 from calolab.reco.baseline_core import (
     FORMAT,
     FORMAT_VERSION,
@@ -436,12 +437,7 @@ def _file_table(model: Baseline, data: str | os.PathLike[str], signal: str, max_
     """The model's input table and the truth of a shower file, read ``chunk`` events at a time."""
     from calolab.data.showerfile import ShowerFile
 
-    if signal not in ("raw", "digitized"):
-        msg = f"signal must be 'raw' or 'digitized', got {signal!r}"
-        raise ConfigError(msg)
-    if chunk < 1:
-        msg = f"chunk must be >= 1 event, got {chunk}"
-        raise ConfigError(msg)
+    check_reading(signal, chunk)
     with ShowerFile(data) as showers:
         n = showers.n_events if max_events is None else min(max_events, showers.n_events)
         if n == 0:
