@@ -218,6 +218,11 @@ def simulate_command(
         Optional[str],  # noqa: UP045
         typer.Option(help="With --polar-angle: azimuth around the beam from the face normal, degrees: '-5-5'."),
     ] = None,
+    vertex_distance: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Fly from a point vertex this far before the face centre to each impact point "
+                          "(projective incidence, angle grows off-centre), e.g. '1.3m'; use with --spread."),
+    ] = None,
     seed: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(help="Campaign seed; the same seed and shard size give the same file. Default: fresh."),
@@ -253,7 +258,7 @@ def simulate_command(
     from calolab.sim.gun import make_gun
 
     gun_options: dict[str, object] = {"opening_angle": opening_angle, "polar_angle": polar_angle,
-                                      "azimuth_deviation": azimuth_deviation}
+                                      "azimuth_deviation": azimuth_deviation, "vertex_distance": vertex_distance}
     if separation is not None:
         gun_options["pair"] = {"separation": separation, "energy_sharing": energy_sharing or "independent"}
     elif energy_sharing is not None:

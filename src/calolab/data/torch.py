@@ -153,6 +153,12 @@ class ShowerArrays:
             "photons": photons,
         }
 
+    def subset(self, index: np.ndarray) -> ShowerArrays:
+        """The events ``index`` (an index array or a boolean mask), copied."""
+        return ShowerArrays(cells={name: array[index] for name, array in self.cells.items()},
+                            totals=self.totals[index], seed=self.seed[index],
+                            truth={key: value[index] for key, value in self.truth.items()})
+
     @staticmethod
     def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
         shapes = {str(p.shapes) for p in parts}
@@ -166,22 +172,6 @@ class ShowerArrays:
             seed=np.concatenate([p.seed for p in parts]),
             truth={key: np.concatenate([p.truth[key] for p in parts]) for key in parts[0].truth if key in common},
         )
-
-
-def _first_two(primaries: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) mm and kinetic energy MeV of each event's two most energetic transported particles."""
-    moving = primaries.transported()
-    n = moving.n_events
-    position = np.full((n, 2, 2), np.nan)
-    energy = np.full((n, 2), np.nan)
-    events = moving.event_index()
-    order = np.lexsort((-moving.energy, events))  # by event, then falling energy
-    rank = np.arange(order.size) - np.repeat(moving.event_offsets[:-1], np.diff(moving.event_offsets))
-    keep = rank < 2
-    rows, slots = events[order][keep], rank[keep]
-    position[rows, slots] = moving.position[order][keep][:, :2]
-    energy[rows, slots] = moving.energy[order][keep]
-    return position, energy
 
 
 def _window(cells: np.ndarray, size: int, centres_x: np.ndarray, centres_y: np.ndarray,
@@ -241,7 +231,7 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
         primaries = showers.primaries(slice(0, n))
         first = primaries.event_offsets[:-1]
         direction = primaries.direction[first] if primaries.n_particles else np.zeros((n, 3))
-        photon_position, photon_energy = _first_two(primaries)
+        photon_position, photon_energy = primaries.leading(2)
         truth = {
             "energy": primaries.event_energy(),
             "pdg": primaries.pdg[first].astype(np.int32),

@@ -54,6 +54,7 @@ class GenTrainConfig(BaseModel):
         val_fraction: share of the events held out for validation.
         output: the run folder (created).
         logger: ``csv`` or ``none``.
+        accelerator: ``cpu`` (default) or anything Lightning takes (``gpu``, ``auto``).
         progress: show Lightning's progress bar.
         overwrite: reuse a run folder that already holds a checkpoint.
     """
@@ -74,6 +75,7 @@ class GenTrainConfig(BaseModel):
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     output: Path = Path("runs/gen")
     logger: Literal["csv", "none"] = "csv"
+    accelerator: str = "cpu"
     progress: bool = False
     overwrite: bool = False
 
@@ -230,7 +232,7 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
         trainer = L.Trainer(
             max_epochs=config.epochs, max_time=None if config.max_minutes is None else timedelta(
                 minutes=config.max_minutes),
-            accelerator="cpu", devices=1, logger=make_logger(config.logger, output, output.name),
+            accelerator=config.accelerator, devices=1, logger=make_logger(config.logger, output, output.name),
             callbacks=[checkpoint, EarlyStopping(monitor=monitor, patience=config.patience, mode="min"), history],
             gradient_clip_val=5.0 if config.model == "flow" else None, enable_progress_bar=config.progress,
             enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=output,

@@ -19,6 +19,7 @@ kind                model
 ``bdt``             :class:`BDTParticleID`: gradient-boosted multi-class classifier on the features
 ``cut-id``          :class:`CutBasedPhotonID`: cuts on shower shapes at a target signal efficiency
 ``log-position``    :class:`LogWeightedPosition`: CMS log-weighted centre + S-curve correction
+``two-seed``        :class:`TwoSeedSplit`: two overlapping photons by shower-shape cluster splitting
 =================== ============================================================================
 
 The feature models read the table of :func:`calolab.features.feature_matrix`; a model keeps the names of
@@ -29,6 +30,7 @@ the columns it was trained on, so it refuses a table of another detector. The pr
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -49,7 +51,13 @@ from calolab.reco.baseline_core import (
     _names,
     _take,
 )
-from calolab.reco.clustering import W0_POSITION, SCurveCorrection, cluster_windows, log_weighted_position
+from calolab.reco.clustering import (
+    W0_POSITION,
+    SCurveCorrection,
+    cluster_windows,
+    log_weighted_position,
+    split_two_photons,
+)
 from calolab.reco.predictions import Predictions
 from calolab.reco.trees import BDTParticleID, XGBoostEnergy
 
@@ -63,7 +71,10 @@ __all__ = [
     "LinearConfig",
     "LogWeightedPosition",
     "PositionConfig",
+    "TwoSeedConfig",
+    "TwoSeedSplit",
     "XGBoostEnergy",
+    "file_table",
     "fit_file",
     "load_baseline",
     "make_baseline",
@@ -99,6 +110,33 @@ class PositionConfig(_Config):
     def _odd(cls, value: int) -> int:
         if value % 2 == 0:
             msg = f"window must be an odd number of cells, got {value}"
+            raise ValueError(msg)
+        return value
+
+
+class TwoSeedConfig(_Config):
+    section: str | None = Field(default=None, description="Section (default: the first).")
+    w0: float = Field(default=W0_POSITION, description="Log-weight cut-off of the photon positions (CMS 4.2).")
+    iterations: int = Field(default=5, ge=1, description="Sharing / update rounds.")
+    search_window: int = Field(default=7, ge=3, description="Block searched for the second maximum, odd, cells.")
+    min_fraction: float = Field(default=0.02, ge=0, lt=1,
+                                description="Least energy of the second maximum, fraction of the first seed's.")
+    profile_lengths: list[float] = Field(default=[0.15, 0.2, 0.3, 0.4, 0.6], min_length=1,
+                                         description="Profile decay lengths scanned in fit, in cells.")
+
+    @field_validator("search_window")
+    @classmethod
+    def _odd_window(cls, value: int) -> int:
+        if value % 2 == 0:
+            msg = f"search_window must be an odd number of cells, got {value}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("profile_lengths")
+    @classmethod
+    def _lengths(cls, value: list[float]) -> list[float]:
+        if any(not v > 0 for v in value) or len(set(value)) != len(value):
+            msg = f"profile_lengths must be distinct lengths > 0 (in cells), e.g. [0.2, 0.3, 0.4], got {value}"
             raise ValueError(msg)
         return value
 
@@ -349,11 +387,150 @@ class LogWeightedPosition(Baseline):
         self.cell_size = None if state["cell_size"] is None else tuple(state["cell_size"])  # type: ignore[assignment]
         self.correction = None if state["correction"] is None else SCurveCorrection.from_dict(state["correction"])
 
+# ---------------------------------------------------------------- overlapping photons
+
+class TwoSeedSplit(Baseline):
+    """Two overlapping photons in one cluster by shower-shape splitting, tuned on simulated pairs.
+
+    :func:`calolab.reco.clustering.split_two_photons` shares the section's cells between two seeds with an
+    exponential lateral profile. The table holds its result for each profile length of the config's grid
+    (in cells of the section: ``profile_length_mm = length * cell size``), six columns each, named
+    ``split<length>_<column>`` for ``x1, y1, x2, y2`` (mm) and ``e1, e2`` (MeV, uncalibrated deposits),
+    photon 1 the more energetic. :meth:`fit` takes the true photons ``(N, 2, 3)`` ``[x mm, y mm, E MeV]``,
+    keeps the profile length with the smallest rms position error (each coordinate of each photon; photons
+    matched to the truth by the pairing of least summed distance, events without two true photons
+    skipped) and the energy scale (least squares ``E_true ~ scale * E_measured`` of the matched photons,
+    the containment calibration).
+
+    Its predictions have the layout of the ``overlap`` network's: ``photon_position`` (N, 2, 2) mm,
+    ``photon_energy`` (N, 2) MeV by falling energy, and ``position`` = ``photon_position``.
+    """
+
+    kind = "two-seed"
+    target = "photons"  # type: ignore[assignment]  # baseline_core.Target lists energy, pid, position
+    config_class = TwoSeedConfig
+    COLUMNS = ("x1", "y1", "x2", "y2", "e1", "e2")
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.cell_size: tuple[float, float] | None = None
+        self.profile_length = math.nan  # cells, set by fit
+        self.energy_scale = 1.0
+        self.rms_mm: dict[str, float] = {}
+
+    @staticmethod
+    def column_names(length: float) -> list[str]:
+        """The six columns of one profile length (cells)."""
+        return [f"split{length:g}_{column}" for column in TwoSeedSplit.COLUMNS]
+
+    def _all_names(self) -> list[str]:
+        return [name for length in self.config.profile_lengths for name in self.column_names(length)]
+
+    def _section(self, detector: Any) -> Any:
+        return detector.section(self.config.section) if self.config.section else detector.sections[0]
+
+    def sections(self, detector: Any) -> list[str]:
+        return [self._section(detector).name]
+
+    def table(self, cells: Mapping[str, np.ndarray], detector: Any) -> tuple[np.ndarray, list[str]]:
+        section = self._section(detector)
+        if section.name not in cells:
+            msg = f"two-seed needs the cells of section {section.name!r}, got {list(cells)}"
+            raise ConfigError(msg)
+        size = (float(section.cell_size_x), float(section.cell_size_y))
+        if self.cell_size is not None and not np.allclose(size, self.cell_size):
+            msg = (f"section {section.name!r} has {size[0]:g} x {size[1]:g} mm cells but the model was fitted on "
+                   f"{self.cell_size[0]:g} x {self.cell_size[1]:g} mm: use a file of the training detector")
+            raise DatasetError(msg)
+        self.cell_size = size
+        x, y = section.cell_centres_x(), section.cell_centres_y()
+        pitch = 0.5 * (size[0] + size[1])
+        columns = []
+        for length in self.config.profile_lengths:
+            position, energy = split_two_photons(
+                cells[section.name], x, y, profile_length=length * pitch, w0=self.config.w0,
+                iterations=self.config.iterations, search_window=self.config.search_window,
+                min_fraction=self.config.min_fraction)
+            columns.append(np.concatenate([position.reshape(-1, 4), energy], axis=1))
+        return np.concatenate(columns, axis=1), self._all_names()
+
+    def _photons(self, X: np.ndarray, names: Sequence[str] | None, length: float, what: str,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float64)
+        if names is None and X.ndim == 2 and X.shape[1] == len(self._all_names()):
+            names = self._all_names()
+        block = _take(X, _names(X, names), self.column_names(length), what)
+        return block[:, :4].reshape(-1, 2, 2), block[:, 4:]
+
+    def fit(self, X: np.ndarray, y: np.ndarray, names: Sequence[str] | None = None) -> TwoSeedSplit:
+        """Choose the profile length and the energy scale from true photons ``y`` (N, 2, 3) [x mm, y mm, E MeV].
+
+        Raises:
+            ConfigError: ``y`` is not (N, 2, 3) for the N events of the table.
+            DatasetError: no event with two true photons.
+        """
+        from calolab.evaluate.position import match_photons
+
+        truth = np.asarray(y, dtype=np.float64)
+        if truth.shape != (len(X), 2, 3):
+            msg = (f"two-seed fit: y must be the true photons (N={len(X)}, 2, 3) [x mm, y mm, E MeV], got shape "
+                   f"{truth.shape}")
+            raise ConfigError(msg)
+        good = np.all(np.isfinite(truth), axis=(1, 2)) & np.all(truth[:, :, 2] > 0, axis=1)
+        if not good.any():
+            msg = "two-seed fit: no event has two true photons: fit on photon pairs or pi0 decays"
+            raise DatasetError(msg)
+        true_position, true_energy = truth[good, :, :2], truth[good, :, 2]
+        results = []  # (rms mm, length cells, energy scale)
+        for length in self.config.profile_lengths:
+            position, energy = self._photons(X, names, length, "two-seed fit")
+            order = match_photons(position[good], true_position)
+            matched = np.take_along_axis(position[good], order[:, :, None], axis=1)
+            measured = np.take_along_axis(energy[good], order, axis=1)
+            denominator = float(np.sum(measured ** 2))
+            scale = float(np.sum(measured * true_energy)) / denominator if denominator > 0 else 1.0
+            results.append((float(np.sqrt(np.mean((matched - true_position) ** 2))), float(length), scale))
+        self.rms_mm = {f"{length:g}": rms for rms, length, _ in results}
+        _, self.profile_length, self.energy_scale = min(results, key=lambda result: result[0])
+        self.fitted = True
+        return self
+
+    def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
+        """The two photons ``(N, 2, 3)`` ``[x mm, y mm, E MeV]`` (calibrated), by falling energy."""
+        self._check_fitted()
+        position, energy = self._photons(X, names, self.profile_length, "two-seed predict")
+        return np.concatenate([position, self.energy_scale * energy[:, :, None]], axis=2)
+
+    def predicted_fields(self, X: np.ndarray, names: Sequence[str] | None) -> tuple[dict[str, np.ndarray],
+                                                                                  tuple[int, ...]]:
+        photons = self.predict(X, names)
+        position = np.ascontiguousarray(photons[:, :, :2])
+        return {"photon_position": position, "photon_energy": np.ascontiguousarray(photons[:, :, 2]),
+                "position": position}, ()
+
+    def summary(self) -> str:
+        if not self.fitted:
+            return ""
+        pitch = "" if self.cell_size is None else f" ({self.profile_length * 0.5 * sum(self.cell_size):.3g} mm)"
+        rms = self.rms_mm.get(f"{self.profile_length:g}", float("nan"))
+        return (f"profile length {self.profile_length:g} cells{pitch}, photon position rms {rms:.3g} mm per "
+                f"coordinate, energy scale {self.energy_scale:.4f}, w0 {self.config.w0:g}")
+
+    def _state(self) -> dict[str, Any]:
+        return {"cell_size": self.cell_size, "profile_length": self.profile_length,
+                "energy_scale": self.energy_scale, "rms_mm": self.rms_mm}
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self.cell_size = None if state["cell_size"] is None else tuple(state["cell_size"])  # type: ignore[assignment]
+        self.profile_length = float(state["profile_length"])
+        self.energy_scale = float(state["energy_scale"])
+        self.rms_mm = {str(k): float(v) for k, v in state["rms_mm"].items()}
+
 # ---------------------------------------------------------------- registry and files
 
 #: kind -> class
 BASELINES: dict[str, type[Baseline]] = {cls.kind: cls for cls in (
-    LinearCalibration, XGBoostEnergy, BDTParticleID, CutBasedPhotonID, LogWeightedPosition)}
+    LinearCalibration, XGBoostEnergy, BDTParticleID, CutBasedPhotonID, LogWeightedPosition, TwoSeedSplit)}
 
 
 def make_baseline(kind: str, config: Any = None, **options: Any) -> Baseline:
@@ -408,8 +585,10 @@ def read_truth(showers: Any, events: slice) -> dict[str, np.ndarray]:
     """Per-event truth of a :class:`~calolab.data.showerfile.ShowerFile` slice.
 
     ``energy`` (MeV): sum of the transported primaries' kinetic energies; ``pdg``: the first primary's code;
-    ``position`` (N, 2) mm: its impact point on the front face; ``theta`` rad: its polar angle to z; and
-    the file's numeric 1-d ``/truth`` arrays (``opening_angle``, ``separation``, ...).
+    ``position`` (N, 2) mm: its impact point on the front face; ``theta`` rad: its polar angle to z;
+    ``photon_position`` (N, 2, 2) mm and ``photon_energy`` (N, 2) MeV: the two most energetic transported
+    primaries (:meth:`~calolab.sim.events.Primaries.leading`, NaN where absent); and the file's numeric
+    1-d ``/truth`` arrays (``opening_angle``, ``separation``, ...).
     """
     primaries = showers.primaries(events)
     n = primaries.n_events
@@ -423,8 +602,9 @@ def read_truth(showers: Any, events: slice) -> dict[str, np.ndarray]:
         theta = np.where(has, np.arccos(cos_theta), np.nan)
     else:
         pdg, position, theta = np.zeros(n, dtype=np.int32), np.full((n, 2), np.nan), np.full(n, np.nan)
+    photon_position, photon_energy = primaries.leading(2)
     truth = {"energy": primaries.event_energy(), "pdg": pdg.astype(np.int32), "position": position,
-             "theta": theta}
+             "theta": theta, "photon_position": photon_position, "photon_energy": photon_energy}
     for key in showers.extra_keys():
         array = np.asarray(showers._rows(showers._file[f"truth/{key}"], events))
         if array.ndim == 1 and array.dtype.kind in "iuf" and key not in truth:
@@ -432,9 +612,12 @@ def read_truth(showers: Any, events: slice) -> dict[str, np.ndarray]:
     return truth
 
 
-def _file_table(model: Baseline, data: str | os.PathLike[str], signal: str, max_events: int | None,
-                chunk: int) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], Any]:
-    """The model's input table and the truth of a shower file, read ``chunk`` events at a time."""
+def file_table(model: Baseline, data: str | os.PathLike[str], signal: str = "raw", max_events: int | None = None,
+               chunk: int = 256) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], dict[str, Any]]:
+    """The model's input table ``(N, F)`` with its column names, the truth and facts of a shower file.
+
+    Read ``chunk`` events at a time; the facts are the file, signal, detector, section shapes and events.
+    """
     from calolab.data.showerfile import ShowerFile
 
     check_reading(signal, chunk)
@@ -467,13 +650,19 @@ def _file_table(model: Baseline, data: str | os.PathLike[str], signal: str, max_
 
 def fit_file(model: Baseline, data: str | os.PathLike[str], *, signal: str = "raw", max_events: int | None = None,
              chunk: int = 256) -> Baseline:
-    """Fit ``model`` on a shower file: its target truth (energy MeV, PDG code, impact point mm) per event.
+    """Fit ``model`` on a shower file: its target truth per event.
+
+    The targets: energy MeV, PDG code, impact point (x, y) mm, or for ``photons`` the two leading
+    primaries ``(N, 2, 3)`` ``[x mm, y mm, E MeV]``.
 
     Raises:
         DatasetError: a missing or foreign file, no events, no digitised signal when asked for.
     """
-    X, names, truth, info = _file_table(model, data, signal, max_events, chunk)
-    target = {"energy": truth["energy"], "pid": truth["pdg"], "position": truth["position"]}[model.target]
+    X, names, truth, info = file_table(model, data, signal, max_events, chunk)
+    if model.target == "photons":
+        target = np.concatenate([truth["photon_position"], truth["photon_energy"][:, :, None]], axis=2)
+    else:
+        target = {"energy": truth["energy"], "pid": truth["pdg"], "position": truth["position"]}[model.target]
     model.fit(X, target, names)
     model.meta.update(info)
     return model
@@ -483,6 +672,10 @@ def predict_file(model: Baseline, data: str | os.PathLike[str], *, signal: str |
                  name: str | None = None, max_events: int | None = None, chunk: int = 256,
                  model_path: str | os.PathLike[str] = "") -> Predictions:
     """Predict every event of a shower file; truth as in :func:`read_truth`. Write it with ``write_predictions``.
+
+    As the networks' predictions do, the truth keeps ``photon_position`` / ``photon_energy`` only for a
+    two-photon model (target ``photons``), whose truth ``position`` is then the photons' (N, 2, 2), the
+    layout :func:`calolab.evaluate.overlap_performance` compares with its predicted ``position``.
 
     Args:
         model: a fitted baseline.
@@ -498,12 +691,16 @@ def predict_file(model: Baseline, data: str | os.PathLike[str], *, signal: str |
     """
     model._check_fitted()
     signal = signal or str(model.meta.get("signal", "raw"))
-    X, names, truth, info = _file_table(model, data, signal, max_events, chunk)
+    X, names, truth, info = file_table(model, data, signal, max_events, chunk)
     trained = model.meta.get("shapes")
     if trained is not None and {k: list(v) for k, v in trained.items()} != info["shapes"]:
         msg = (f"{data} has sections {info['shapes']} but the {model.kind} model was fitted on {trained}: "
                f"predict on files of the training detector")
         raise DatasetError(msg)
+    if model.target == "photons":
+        truth["position"] = truth["photon_position"]
+    else:
+        truth = {key: value for key, value in truth.items() if not key.startswith("photon_")}
     predicted, classes = model.predicted_fields(X, names)
     return Predictions(model=name or model.kind, truth=truth, predicted=predicted, classes=classes,
                        attrs={"model_path": str(model_path), "data": str(data), "task": model.target,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from calolab.data.torch import ShowerDataset, load_showers
+from calolab.data.torch import ShowerArrays, ShowerDataset, load_showers
 from calolab.errors import DatasetError
 from calolab.reco.predictions import Predictions, write_predictions
 from calolab.reco.task import RecoTask
 
-__all__ = ["load_task", "predict_file", "predictions_for"]
+__all__ = ["load_task", "predict_file", "predictions_for", "predictions_for_arrays"]
 
 
 def load_task(checkpoint: str | os.PathLike[str]) -> RecoTask:
@@ -52,8 +53,6 @@ def predictions_for(task: RecoTask, data: str | os.PathLike[str], *, name: str |
     the task's heads give (``energy``, ``pid_score``, ``position``, ``photon_position``, ``photon_energy``);
     the two-photon model also writes ``position`` = ``photon_position`` (N, 2, 2).
     """
-    from calolab.reco.train import predict_dataset
-
     config = task.data_config
     if max_events is not None:
         config = config.model_copy(update={"max_events": max_events})
@@ -63,7 +62,16 @@ def predictions_for(task: RecoTask, data: str | os.PathLike[str], *, name: str |
         msg = (f"{data} has sections {shapes} but the model was trained on {dict(task.shapes.sections)}: "
                f"predict on files of the training detector")
         raise DatasetError(msg)
-    dataset = ShowerDataset(arrays, task.standardizer, task.classes, config)
+    return predictions_for_arrays(task, arrays, name=name, batch_size=batch_size,
+                                  attrs={"model_path": str(model_path), "data": str(data)})
+
+
+def predictions_for_arrays(task: RecoTask, arrays: ShowerArrays, *, name: str | None = None,
+                           batch_size: int = 1024, attrs: dict[str, Any] | None = None) -> Predictions:
+    """Predict events already in memory (read with the task's data config), as :func:`predictions_for` does."""
+    from calolab.reco.train import predict_dataset
+
+    dataset = ShowerDataset(arrays, task.standardizer, task.classes, task.data_config)
     predicted = predict_dataset(task, dataset, batch_size)
     if "photon_position" in predicted:
         predicted["position"] = predicted["photon_position"]
@@ -72,8 +80,7 @@ def predictions_for(task: RecoTask, data: str | os.PathLike[str], *, name: str |
     return Predictions(
         model=name or str(task.hparams["model"]), truth=truth, predicted=predicted,
         classes=task.classes if "pid_score" in predicted else (),
-        attrs={"model_path": str(model_path), "data": str(data), "task": task.task_name,
-               "n_events": len(arrays)},
+        attrs={**(attrs or {}), "task": task.task_name, "n_events": len(arrays)},
     )
 
 

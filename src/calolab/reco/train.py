@@ -53,6 +53,7 @@ class TrainConfig(BaseModel):
         inputs: how files become tensors (signal, cell transform, classes, window, ...). The cluster and
             overlap models and tasks crop a 5 x 5 window unless ``inputs.window`` says otherwise.
         epochs: maximum number of epochs; ``patience`` epochs without a better validation loss stop early.
+        max_minutes: stop training after this wall time (the best checkpoint so far is kept); ``None``: no limit.
         batch_size, lr, weight_decay: optimisation (Adam, learning rate halved on plateaus).
         seed: seed of the split, the shuffling and the initial weights.
         val_fraction, test_fraction: shares of the events held out.
@@ -78,6 +79,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
     seed: int = 0
+    max_minutes: float | None = Field(default=None, gt=0)
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.15, ge=0, lt=1)
     loss_weights: LossWeights = Field(default_factory=LossWeights)
@@ -330,7 +332,8 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     history = _History()
     with quiet_lightning():
         trainer = L.Trainer(
-            max_epochs=config.epochs, accelerator=config.accelerator, devices=1, logger=logger,
+            max_epochs=config.epochs, max_time=None if config.max_minutes is None else
+            {"seconds": round(60 * config.max_minutes)}, accelerator=config.accelerator, devices=1, logger=logger,
             callbacks=[checkpoint, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"), history],
             deterministic=config.deterministic, enable_progress_bar=config.progress, enable_model_summary=False,
             log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=output,

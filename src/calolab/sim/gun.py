@@ -116,6 +116,10 @@ class GunConfig(BaseModel):
             rad, e.g. ``"<0.01"`` (:class:`~calolab.sim.gun_options.OpeningAngleCut`).
         pair: fire two particles per shot a controlled distance apart
             (:class:`~calolab.sim.gun_options.PairConfig`; a string is its separation).
+        vertex_distance: particles fly from a point vertex this far upstream of the face's origin
+            (mm, > 0) to their impact point, so the angle of incidence grows with the distance from
+            the origin as in a projective (collider) geometry: ``atan(r / vertex_distance)``. Replaces
+            theta/phi and polar_angle; use it with ``spread`` or ``position``. ``None`` (default): off.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,6 +136,7 @@ class GunConfig(BaseModel):
     particles_per_event: int = Field(default=1, ge=1)
     opening_angle: OpeningAngleCut | None = None
     pair: PairConfig | None = None
+    vertex_distance: float | None = Field(default=None, gt=0)
 
     @field_validator("particle")
     @classmethod
@@ -192,9 +197,9 @@ class GunConfig(BaseModel):
             return tuple(_length(v) for v in value)
         return value
 
-    @field_validator("spread", mode="before")
+    @field_validator("spread", "vertex_distance", mode="before")
     @classmethod
-    def _read_spread(cls, value: Any) -> Any:
+    def _read_length(cls, value: Any) -> Any:
         return _length(value) if isinstance(value, str) else value
 
     @field_validator("opening_angle", mode="before")
@@ -213,6 +218,11 @@ class GunConfig(BaseModel):
             msg = (f"polar_angle ({self.polar_angle} deg, collider frame) and theta/phi (theta {self.theta}, "
                    f"phi {self.phi}, detector frame) both set the direction: give one of them")
             raise FieldError("polar_angle", msg)
+        if self.vertex_distance is not None and not (self.theta.is_zero and self.phi.is_zero
+                                                     and self.polar_angle is None):
+            msg = ("the vertex sets each direction from the impact point: leave theta, phi and polar_angle "
+                   "unset (or drop vertex_distance)")
+            raise FieldError("vertex_distance", msg)
         if self.polar_angle is None and not self.azimuth_deviation.is_zero:
             msg = "applies only with polar_angle (collider frame); in the detector frame use theta/phi"
             raise FieldError("azimuth_deviation", msg)
@@ -277,6 +287,8 @@ class GunConfig(BaseModel):
             text += f", polar angle {self.polar_angle} deg to the beam (x)"
             if not self.azimuth_deviation.is_zero:
                 text += f", azimuth deviation {self.azimuth_deviation} deg"
+        elif self.vertex_distance is not None:
+            text += f", from a vertex {self.vertex_distance:g} mm upstream"
         else:
             text += f", theta {self.theta} deg"
             if self.theta.high > 0:
@@ -359,6 +371,9 @@ class Gun:
                 position[:, :2] += rng.normal(0.0, c.spread, (shots, 2))
             else:
                 position[:, :2] += rng.uniform(-c.spread, c.spread, (shots, 2))
+        if c.vertex_distance is not None:  # from a point vertex upstream of the origin to the impact point
+            towards = np.column_stack([position[:, :2], np.full(shots, c.vertex_distance)])
+            direction = towards / np.linalg.norm(towards, axis=1, keepdims=True)
         pdg = np.full(shots, c.pdg, dtype=np.int32)
         offsets = np.arange(n_events + 1, dtype=np.int64) * c.particles_per_event * c.particles_per_shot
         if c.particle == "pi0":

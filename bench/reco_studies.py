@@ -1,0 +1,216 @@
+"""The reconstruction studies of the CLIC and CMS-like seed projects, on calolab's own simulated data.
+
+Each study simulates its sample, fits feature baselines and trains networks on the same seeded split,
+evaluates them on the same test events and writes ``bench/results/reco_<study>.json`` (the evaluation's
+figures, the settings, sizes and timings) and its plots into ``bench/results/reco_<study>/``.
+
+    python bench/reco_studies.py cms-energy --scale smoke          # minutes on a laptop
+    python bench/reco_studies.py clic-energy --workers 16 --accelerator gpu
+
+Studies:
+    clic-energy      e- and gamma, 10-510 GeV, clic: linear calibration vs XGBoost vs CNN (a, b, c of each)
+    clic-gamma-pi0   gamma vs pi0 with opening angle < 0.01 rad, 50-200 GeV: feature BDT vs CNN and DNN
+    clic-e-pi        e- vs pi+- with HCAL/ECAL < 0.1, 10-200 GeV: feature BDT vs CNN and DNN
+    cms-cluster      photons 2-200 GeV on a 5x5 cms window, normal incidence and from a vertex:
+                     log-weighted centre of gravity vs the cluster network (with/without absolute position)
+    cms-overlap      two photons 1-4 cells apart: the two-seed split vs the overlap network
+    cms-energy       e- 5-100 GeV on cms: linear vs XGBoost vs CNN (a quick check of the machinery)
+
+``--scale smoke`` runs every study on a few hundred events (a pipeline check, figures meaningless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import machine
+
+from calolab.data.torch import DataConfig
+from calolab.studies.reconstruction import ModelSpec, compare_models, simulate_sample, write_comparison
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Study:
+    """One comparison: the sample, the selection, the task, the models and how to evaluate them."""
+
+    detector: str
+    guns: list[dict[str, Any]]
+    counts: list[int]
+    task: str
+    models: list[ModelSpec]
+    description: str
+    data_config: DataConfig = field(default_factory=DataConfig)
+    selection: Callable[[Any], Any] | None = None
+    selection_text: str = ""
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    split: dict[str, float] = field(default_factory=lambda: {"val_fraction": 0.15, "test_fraction": 0.25})
+
+
+def _scaled(counts: list[int], scale: str) -> list[int]:
+    if scale == "smoke":
+        return [max(60, c // 40) for c in counts]
+    return [max(60, round(c * float(scale))) for c in counts] if scale != "full" else counts
+
+
+GEV = 1000.0
+
+
+def clic_energy(scale: str) -> Study:
+    energy = "10-510GeV"
+    return Study(
+        "clic", [{"particle": "e-", "energy": energy}, {"particle": "gamma", "energy": energy}],
+        _scaled([6000, 6000], scale), "energy",
+        [ModelSpec("linear"), ModelSpec("xgboost"), ModelSpec("cnn")],
+        "e- and gamma at normal incidence, 10-510 GeV, clic (51x51x25 Si-W ECAL + 17x17x60 HCAL), raw cells",
+        evaluation={"energy_edges": [GEV * e for e in range(10, 511, 50)]},
+        training={"epochs": 60, "patience": 8, "batch_size": 128, "lr": 1e-3, "max_minutes": 3.0},
+    )
+
+
+def clic_gamma_pi0(scale: str) -> Study:
+    energy = "50-200GeV"
+    return Study(
+        "clic", [{"particle": "gamma", "energy": energy}, {"particle": "pi0", "energy": energy,
+                                                            "opening_angle": "<0.01"}],
+        _scaled([3000, 3000], scale), "pid",
+        [ModelSpec("bdt"), ModelSpec("dnn"), ModelSpec("cnn")],
+        "gamma vs pi0 -> gamma gamma with opening angle < 0.01 rad, 50-200 GeV, clic",
+        evaluation={"signal": 22, "background": [111]},
+        training={"epochs": 40, "patience": 6, "batch_size": 128, "max_minutes": 1.5},
+    )
+
+
+def clic_e_pi(scale: str) -> Study:
+    energy = "10-200GeV"
+    return Study(
+        "clic", [{"particle": "e-", "energy": energy}, {"particle": "pi+", "energy": energy},
+                 {"particle": "pi-", "energy": energy}],
+        _scaled([2000, 3000, 3000], scale), "pid",
+        [ModelSpec("bdt"), ModelSpec("dnn"), ModelSpec("cnn")],
+        "e- vs pi+- with HCAL/ECAL < 0.1 (the hard, ECAL-like pions), 10-200 GeV, clic",
+        selection=lambda sample: sample.feature("hcal_ecal_ratio") < 0.1, selection_text="hcal_ecal_ratio < 0.1",
+        evaluation={"signal": 11, "background": [211, -211]},
+        training={"epochs": 40, "patience": 6, "batch_size": 128, "max_minutes": 1.5},
+    )
+
+
+def _cluster_study(scale: str, vertex: bool) -> Study:
+    gun = {"particle": "gamma", "energy": "log:2-200GeV", "spread": 66.0, "spread_shape": "uniform"}
+    if vertex:
+        gun["vertex_distance"] = 250.0
+    return Study(
+        "cms", [gun], _scaled([12000], scale), "cluster",
+        [ModelSpec("log-position"), ModelSpec("cluster", "cluster"),
+         ModelSpec("cluster", "cluster+position", inputs={"position_input": True})],
+        "photons 2-200 GeV (log-uniform) over +-3 crystals of cms, 5x5 window around the hottest crystal" +
+        (", flying from a vertex 250 mm before the face centre (0-14 deg incidence)" if vertex else
+         ", normal incidence"),
+        data_config=DataConfig(window=5),
+        evaluation={"cell_size_mm": 22.0},
+        training={"epochs": 60, "patience": 8, "batch_size": 256, "max_minutes": 4.0},
+    )
+
+
+def cms_overlap(scale: str) -> Study:
+    gun = {"particle": "gamma", "energy": "10-100GeV", "pair": {"separation": "1-4cells"}, "spread": 11.0,
+           "spread_shape": "uniform"}
+    return Study(
+        "cms", [gun], _scaled([10000], scale), "overlap",
+        [ModelSpec("two-seed"), ModelSpec("overlap")],
+        "two photons of 10-100 GeV each, 1-4 crystals apart on cms, 7x7 window around the hottest crystal",
+        data_config=DataConfig(window=7),
+        training={"epochs": 60, "patience": 8, "batch_size": 256, "max_minutes": 4.0},
+    )
+
+
+def cms_energy(scale: str) -> Study:
+    return Study(
+        "cms", [{"particle": "e-", "energy": "5-100GeV", "spread": 11.0, "spread_shape": "uniform"}],
+        _scaled([4000], scale), "energy", [ModelSpec("linear"), ModelSpec("xgboost"), ModelSpec("cnn")],
+        "e- 5-100 GeV over the central crystal of cms, raw cells",
+        training={"epochs": 40, "patience": 6, "max_minutes": 2.0},
+    )
+
+
+STUDIES: dict[str, Callable[[str], Study]] = {
+    "clic-energy": clic_energy,
+    "clic-gamma-pi0": clic_gamma_pi0,
+    "clic-e-pi": clic_e_pi,
+    "cms-cluster": lambda scale: _cluster_study(scale, vertex=False),
+    "cms-cluster-vertex": lambda scale: _cluster_study(scale, vertex=True),
+    "cms-overlap": cms_overlap,
+    "cms-energy": cms_energy,
+}
+
+
+def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Path, seed: int,
+              output: Path) -> dict[str, Any]:
+    study = STUDIES[name](scale)
+    start = time.perf_counter()
+    sample = simulate_sample(study.detector, study.guns, study.counts, workdir / name, seed=seed, workers=workers,
+                             data_config=study.data_config, progress=sys.stderr.isatty())
+    simulated = time.perf_counter() - start
+    if study.selection is not None:
+        sample = sample.subset(study.selection(sample))
+    print(f"{name}: {len(sample)} events ({simulated:.0f} s to simulate and read)", flush=True)
+    comparison = compare_models(sample, study.task, study.models, workdir=workdir / name / "runs", seed=seed,
+                                training={"accelerator": accelerator, **study.training},
+                                evaluation=study.evaluation, log=lambda line: print(f"  {line}", flush=True),
+                                **study.split)
+    figures = {"study": name, "description": study.description, "scale": scale, "detector": study.detector,
+               "guns": study.guns, "events_simulated": study.counts, "selection": study.selection_text,
+               "events_selected": len(sample), "simulation_seconds": simulated, "workers": workers,
+               "accelerator": accelerator, "machine": machine()}
+    write_comparison(comparison, output / f"reco_{name}", extra=figures)
+    document = {**figures, **comparison.figures()}
+    path = output / f"reco_{name}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"{name}: wrote {path} and the plots in {output / f'reco_{name}'}", flush=True)
+    return document
+
+
+def _headline(figures: dict[str, Any]) -> dict[str, float]:
+    """The few figures worth a line: resolution-fit terms, AUC, position rms."""
+    wanted = ("a", "b", "c", "auc", "sigma_x_mm", "sigma_y_mm", "position_rms_mm")
+    found: dict[str, float] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        elif isinstance(node, int | float) and prefix.rstrip(".").split(".")[-1] in wanted:
+            found[prefix.rstrip(".")] = float(node)
+
+    walk(figures, "")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("studies", nargs="+", choices=sorted(STUDIES))
+    parser.add_argument("--scale", default="full",
+                        help="full, smoke (a pipeline check on a few hundred events) or a factor on the event counts")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the simulation")
+    parser.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (network training)")
+    parser.add_argument("--workdir", type=Path, default=Path("bench/work"), help="shower files and runs")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON figures and plots")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    for name in args.studies:
+        document = run_study(name, args.scale, args.workers, args.accelerator, args.workdir, args.seed, args.output)
+        for model, figures in document["evaluation"]["models"].items():
+            print(f"  {model}: " + ", ".join(f"{k} {v:.4g}" for k, v in _headline(figures).items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""Reconstruction comparisons: feature baselines and networks trained and tested on the same simulated events.
+
+A comparison simulates its sample (one shower file per gun, kept in a work folder so a rerun reuses
+them), reads it once into memory, splits the events by seed into train / validation / test with
+:func:`calolab.data.torch.split_indices` (the split the networks' training uses), fits every model on the
+training share (the baselines also get the validation share, which the trees split again for their own
+early stopping; the networks use it for early stopping and the best checkpoint) and evaluates all of them
+on the same test events with :func:`calolab.evaluate.evaluate_models`.
+
+>>> sample = simulate_sample("cms", [{"particle": "e-", "energy": "5-100GeV"}], 2000, "work/")  # doctest: +SKIP
+>>> result = compare_models(sample, "energy", [ModelSpec("linear"), ModelSpec("cnn")])           # doctest: +SKIP
+>>> result.evaluation["cnn"].energy.fit.a                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calolab.data.torch import DataConfig, ShowerArrays, load_showers, split_indices
+from calolab.errors import ConfigError, DatasetError
+from calolab.evaluate import Evaluation, evaluate_models
+from calolab.reco.baselines import BASELINES, file_table, make_baseline
+from calolab.reco.predictions import Predictions
+
+__all__ = ["Sample", "ModelSpec", "Comparison", "simulate_sample", "compare_models", "write_comparison"]
+
+#: truth target of each baseline kind's fit
+_TARGETS = {"energy": "energy", "pid": "pdg", "position": "position"}
+
+
+@dataclass
+class Sample:
+    """Simulated events in memory: the networks' arrays, the feature table, and where each event came from.
+
+    Attributes:
+        arrays: cells, totals and truth as the networks read them (see :mod:`calolab.data.torch`).
+        features: ``(N, F)`` feature table of :func:`calolab.features.compute_features` (raw signal).
+        feature_names: its F column names.
+        data_config: how ``arrays`` were read (a network trained on them uses the same).
+        files: the shower files, one per gun.
+        rows: ``(N,)`` for each event its row in its file.
+        source: ``(N,)`` for each event the index of its file.
+    """
+
+    arrays: ShowerArrays
+    features: np.ndarray
+    feature_names: list[str]
+    data_config: DataConfig
+    files: list[Path]
+    rows: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def feature(self, name: str) -> np.ndarray:
+        """One feature column ``(N,)`` by name (e.g. ``hcal_ecal_ratio``)."""
+        if name not in self.feature_names:
+            msg = f"no feature {name!r}: the sample has {self.feature_names[:6]}..."
+            raise ConfigError(msg)
+        return self.features[:, self.feature_names.index(name)]
+
+    def subset(self, index: np.ndarray) -> Sample:
+        """The events ``index`` (index array or boolean mask), e.g. a selection on a feature."""
+        return Sample(self.arrays.subset(index), self.features[index], list(self.feature_names), self.data_config,
+                      list(self.files), self.rows[index], self.source[index])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a comparison.
+
+    Attributes:
+        kind: a baseline kind (``linear``, ``xgboost``, ``bdt``, ``cut-id``, ``log-position``) or a network
+            (``dnn``, ``cnn``, ``inception``, ``cluster``, ``overlap``).
+        name: its name in the results (default: ``kind``).
+        options: the baseline's or network's config fields.
+        inputs: a network's changes to the sample's :class:`~calolab.data.torch.DataConfig` that keep the
+            arrays as read (``{"position_input": True}``: the seed cell's absolute position as an input).
+    """
+
+    kind: str
+    name: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.kind in BASELINES
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare_models`.
+
+    Attributes:
+        evaluation: every model on the common test events.
+        predictions: model name -> its test predictions.
+        training: model name -> ``{"seconds", "epochs", "n_train", ...}``.
+        split: event counts ``{"train", "val", "test"}``.
+        settings: what was compared (task, seed, fractions, training options).
+    """
+
+    evaluation: Evaluation
+    predictions: dict[str, Predictions]
+    training: dict[str, dict[str, Any]]
+    split: dict[str, int]
+    settings: dict[str, Any]
+
+    def figures(self) -> dict[str, Any]:
+        """Everything as JSON-ready figures."""
+        return {"settings": self.settings, "split": self.split, "training": self.training,
+                "evaluation": self.evaluation.figures()}
+
+
+def _gun_label(gun: Mapping[str, Any], k: int) -> str:
+    text = str(gun.get("particle", "gun")).replace(",", "_").replace("+", "plus").replace("-", "minus")
+    return f"sample{k}_{text}"
+
+
+def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
+                    workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
+                    data_config: DataConfig | None = None, progress: bool = False) -> Sample:
+    """Simulate ``n`` events per gun (files ``workdir/sample<k>_<particle>.h5``, reused when already there).
+
+    Args:
+        detector: a preset name, a detector TOML path or a :class:`~calolab.detector.geometry.Calorimeter`.
+        guns: gun configs (dicts of :class:`~calolab.sim.gun.GunConfig` fields); gun ``k`` uses seed ``seed + k``.
+        n: events per gun, one number for all or one per gun.
+        workdir: folder of the shower files (created).
+        workers: local processes.
+        data_config: how the networks read the events (window, cell transform, ...).
+        progress: show the simulation's progress bar.
+
+    Raises:
+        DatasetError: a file in ``workdir`` holds another number of events than asked (delete it or choose
+            another folder).
+    """
+    from calolab.features import features_from_file
+    from calolab.sim.campaign import Campaign
+
+    counts = [int(n)] * len(guns) if isinstance(n, int | np.integer) else [int(v) for v in n]
+    if not guns or len(counts) != len(guns) or min(counts) < 1:
+        msg = f"give at least one gun and a positive event count per gun, got {len(guns)} guns and n = {n}"
+        raise ConfigError(msg)
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    for k, (gun, count) in enumerate(zip(guns, counts, strict=True)):
+        path = folder / f"{_gun_label(gun, k)}.h5"
+        if path.exists():
+            from calolab.data.showerfile import ShowerFile
+
+            with ShowerFile(path) as showers:
+                if showers.n_events != count:
+                    msg = (f"{path} holds {showers.n_events} events, not {count}: delete it or choose another "
+                           f"work folder")
+                    raise DatasetError(msg)
+        else:
+            if workers > 1:  # compile (or load) the transport kernels once here, not in every worker at once
+                Campaign(detector, dict(gun), 1, seed=seed + k).simulate()
+            Campaign(detector, dict(gun), count, seed=seed + k, workers=workers).write(path, progress=progress)
+        files.append(path)
+    config = data_config or DataConfig()
+    arrays = load_showers(files, config)
+    tables = [features_from_file(path) for path in files]
+    names = list(tables[0])
+    features = np.concatenate([np.stack([t[name] for name in names], axis=1) for t in tables])
+    rows = np.concatenate([np.arange(count) for count in counts])
+    source = np.concatenate([np.full(count, k) for k, count in enumerate(counts)])
+    return Sample(arrays, features, names, config, files, rows, source)
+
+
+def _truth(sample: Sample, index: np.ndarray, keep_photons: bool) -> dict[str, np.ndarray]:
+    return {key: value[index] for key, value in sample.arrays.truth.items()
+            if keep_photons or not key.startswith("photon_")}
+
+
+def _baseline_table(model: Any, sample: Sample) -> tuple[np.ndarray, list[str]]:
+    """The baseline's input table for every event of the sample."""
+    from calolab.reco.baseline_core import _FeatureBaseline
+
+    if isinstance(model, _FeatureBaseline):
+        return sample.features, sample.feature_names
+    tables = {k: file_table(model, path)[:2] for k, path in enumerate(sample.files)}
+    names = tables[0][1]
+    return np.stack([tables[int(k)][0][row] for k, row in zip(sample.source, sample.rows, strict=True)]), names
+
+
+def _fit_baseline(spec: ModelSpec, sample: Sample, fit_index: np.ndarray, test_index: np.ndarray,
+                  ) -> tuple[Predictions, dict[str, Any]]:
+    model = make_baseline(spec.kind, **dict(spec.options))
+    start = time.perf_counter()
+    X, names = _baseline_table(model, sample)
+    target = sample.arrays.truth[_TARGETS[model.target]]
+    model.fit(X[fit_index], target[fit_index], names)
+    seconds = time.perf_counter() - start
+    predicted, classes = model.predicted_fields(X[test_index], names)
+    predictions = Predictions(spec.label, _truth(sample, test_index, False), predicted, classes,
+                              attrs={"model_path": "", "data": ",".join(map(str, sample.files)),
+                                     "task": model.target, "n_events": int(test_index.size)})
+    return predictions, {"kind": spec.kind, "seconds": seconds, "n_train": int(fit_index.size),
+                         "summary": model.summary()}
+
+
+def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.ndarray, workdir: Path,
+                   training: Mapping[str, Any]) -> tuple[Predictions, dict[str, Any]]:
+    from calolab.reco.inference import load_task, predictions_for_arrays
+    from calolab.reco.train import TrainConfig, train_reco
+
+    options = {"logger": "csv", "progress": False, **training}
+    options.setdefault("deterministic", str(options.get("accelerator", "cpu")) == "cpu")
+    inputs = sample.data_config.model_copy(update=dict(spec.inputs))
+    config = TrainConfig.make(model=spec.kind, model_options=dict(spec.options), task=task, inputs=inputs,
+                              output=workdir / spec.label, overwrite=True, **options)
+    result = train_reco(config, arrays=sample.arrays)
+    network = load_task(result.checkpoint)
+    predictions = predictions_for_arrays(network, sample.arrays.subset(test_index), name=spec.label,
+                                         attrs={"model_path": str(result.checkpoint), "data": ",".join(
+                                             map(str, sample.files))})
+    return predictions, {"kind": spec.kind, "seconds": result.seconds, "epochs": result.epochs,
+                         "n_train": result.n_events["train"], "n_val": result.n_events["val"],
+                         "best_val_loss": result.best_val_loss, "checkpoint": str(result.checkpoint),
+                         "parameters": sum(p.numel() for p in network.parameters())}
+
+
+def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, workdir: str | os.PathLike[str],
+                   seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.25,
+                   training: Mapping[str, Any] | None = None, evaluation: Mapping[str, Any] | None = None,
+                   log: Any = None) -> Comparison:
+    """Fit and test every model on one seeded split of ``sample``.
+
+    Args:
+        sample: the events (:func:`simulate_sample`, possibly a :meth:`Sample.subset`).
+        task: the networks' task (``energy``, ``pid``, ``pid+energy``, ``position``, ``cluster``, ``overlap``).
+        models: baselines and networks; names must be unique.
+        workdir: folder of the networks' run folders.
+        seed: seed of the split and of the networks' training.
+        val_fraction, test_fraction: shares of the events for validation and test.
+        training: further :class:`~calolab.reco.train.TrainConfig` fields for the networks (epochs, batch_size,
+            lr, accelerator, max_minutes, ...).
+        evaluation: keyword arguments of :func:`~calolab.evaluate.evaluate_models` (signal, background, ...).
+        log: called with a line of progress per model (``print``), or ``None``.
+
+    Raises:
+        ConfigError: duplicate names, an unknown kind, or bad training options.
+    """
+    labels = [spec.label for spec in models]
+    if not models or len(set(labels)) != len(labels):
+        msg = f"give one or more models with unique names, got {labels}"
+        raise ConfigError(msg)
+    train_index, val_index, test_index = split_indices(len(sample), seed, val_fraction, test_fraction)
+    fit_index = np.sort(np.concatenate([train_index, val_index]))
+    training = {"seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction, **(training or {})}
+    predictions: dict[str, Predictions] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    for spec in models:
+        if spec.is_baseline:
+            predictions[spec.label], facts[spec.label] = _fit_baseline(spec, sample, fit_index, test_index)
+        else:
+            predictions[spec.label], facts[spec.label] = _train_network(spec, sample, task, test_index,
+                                                                        Path(workdir), training)
+        if log is not None:
+            log(f"{spec.label}: fitted in {facts[spec.label]['seconds']:.1f} s")
+    result = evaluate_models(list(predictions.values()), **dict(evaluation or {}))
+    settings = {"task": task, "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
+                "models": [{"name": s.label, "kind": s.kind, "options": dict(s.options), "inputs": dict(s.inputs)}
+                           for s in models],
+                "training": {k: v for k, v in training.items() if k not in ("seed",)},
+                "files": [str(path) for path in sample.files]}
+    split = {"train": int(train_index.size), "val": int(val_index.size), "test": int(test_index.size)}
+    return Comparison(result, predictions, facts, split, settings)
+
+
+def write_comparison(comparison: Comparison, folder: str | os.PathLike[str], *, extra: Mapping[str, Any] | None = None,
+                     ) -> Path:
+    """Write ``figures.json`` (with ``extra`` facts merged in) and the evaluation's plots into ``folder``."""
+    import json
+
+    from calolab.data.atomic import atomic_path
+    from calolab.performance_plots import write_evaluation_plots
+    from calolab.serialise import to_jsonable
+
+    output = Path(folder)
+    output.mkdir(parents=True, exist_ok=True)
+    write_evaluation_plots(comparison.evaluation, output)
+    path = output / "figures.json"
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(to_jsonable({**dict(extra or {}), **comparison.figures()}), indent=2) + "\n")
+    return path
