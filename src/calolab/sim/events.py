@@ -125,6 +125,43 @@ class Primaries:
         weights = np.where(self.status == 1, self.energy, 0.0)
         return np.bincount(self.event_index(), weights=weights, minlength=self.n_events)
 
+    def leading(self, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most energetic transported (status 1) particles of each event, by falling energy.
+
+        The truth of overlapping showers: for a photon pair or a decayed ``pi0``, its two photons.
+
+        Args:
+            k: particles per event (>= 1).
+
+        Returns:
+            ``(position (N, k, 2) mm, energy (N, k) MeV)``: the start point (x, y) and kinetic energy
+            of each; NaN where an event has fewer than ``k`` transported particles.
+
+        Raises:
+            SimulationError: ``k < 1``.
+
+        >>> p = Primaries(pdg=[22, 22, 11], energy=[1.0, 3.0, 2.0], position=np.arange(9.0).reshape(3, 3),
+        ...               direction=np.tile([0.0, 0.0, 1.0], (3, 1)), event_offsets=[0, 2, 3])
+        >>> position, energy = p.leading(2)
+        >>> energy.tolist(), position[0].tolist()
+        ([[3.0, 1.0], [2.0, nan]], [[3.0, 4.0], [0.0, 1.0]])
+        """
+        if k < 1:
+            msg = f"Primaries.leading: k is the number of particles per event and must be >= 1, got {k}"
+            raise SimulationError(msg)
+        moving = self.transported()
+        n = moving.n_events
+        position = np.full((n, k, 2), np.nan)
+        energy = np.full((n, k), np.nan)
+        events = moving.event_index()
+        order = np.lexsort((-moving.energy, events))  # by event, then falling energy
+        rank = np.arange(order.size) - np.repeat(moving.event_offsets[:-1], np.diff(moving.event_offsets))
+        keep = rank < k
+        rows, slots = events[order][keep], rank[keep]
+        position[rows, slots] = moving.position[order][keep][:, :2]
+        energy[rows, slots] = moving.energy[order][keep]
+        return position, energy
+
     def select(self, events: slice | np.ndarray) -> Primaries:
         """The primaries of a subset of events (a slice or an index array)."""
         index = np.arange(self.n_events)[events]
