@@ -889,7 +889,8 @@ _ModelConfigOption = Annotated[
     typer.Option(help="Model config: 'width=16,dropout=0.2' or JSON (fields: calolab.reco.models)."),
 ]
 _TransformOption = Annotated[str, typer.Option(help="Cell transform: none, log1p, power:0.85.")]
-_TargetOption = Annotated[str, typer.Option(help="Energy trained as log (log E) or linear.")]
+_TargetOption = Annotated[str, typer.Option(help="Energy trained as log (log E), linear, or ratio (log of E over "
+                                                 "the summed cell energy: the net learns the calibration factor).")]
 _ClassesOption = Annotated[
     Optional[str], typer.Option(help="PDG codes of the classes in order, '11,22' (default: from data).")  # noqa: UP045
 ]

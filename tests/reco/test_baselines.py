@@ -16,6 +16,7 @@ from calolab.reco.baselines import (
     CutBasedPhotonID,
     LinearCalibration,
     LogWeightedPosition,
+    TwoSeedSplit,
     XGBoostEnergy,
     fit_file,
     load_baseline,
@@ -193,26 +194,33 @@ def _fitted_models(cms_photons) -> list[tuple[object, np.ndarray, list[str]]]:
     X3, pdg3, names3 = _photons_and_pizeros(400, 14)
     position = LogWeightedPosition()
     Xp, names_p = position.table({"ECAL": cms_photons["cells"]}, calolab.load_detector("cms"))
+    split = TwoSeedSplit(profile_lengths=[0.2, 0.4])
+    Xs, names_s = split.table({"ECAL": cms_photons["cells"]}, calolab.load_detector("cms"))
+    partner = cms_photons["truth"] + [22.0, 0.0]  # a made-up second photon: only the round trip matters here
+    photons = np.stack([np.column_stack([cms_photons["truth"], np.full(len(partner), 1500.0)]),
+                        np.column_stack([partner, np.full(len(partner), 500.0)])], axis=1)
     return [
         (LinearCalibration().fit(table, energy, NAMES), table, NAMES),
         (XGBoostEnergy(**TREES).fit(table, energy, NAMES), table, NAMES),
         (BDTParticleID(**TREES).fit(X2, pdg2), X2, [f"x{k}" for k in range(5)]),
         (CutBasedPhotonID().fit(X3, pdg3, names3), X3, names3),
         (position.fit(Xp, cms_photons["truth"], names_p), Xp, names_p),
+        (split.fit(Xs, photons, names_s), Xs, names_s),
     ]
 
 
 def test_save_load_round_trips(tmp_path, cms_photons) -> None:
     models = _fitted_models(cms_photons)
     assert sorted(m.kind for m, _, _ in models) == sorted(BASELINES)
+    field = {"pid": "pid_score", "photons": "photon_position"}
     for model, X, names in models:
         path = model.save(tmp_path / f"{model.kind}.json")
         again = load_baseline(path)
         assert type(again) is type(model)
         np.testing.assert_array_equal(again.predict(X, names), model.predict(X, names))
-        np.testing.assert_array_equal(again.predicted_fields(X, names)[0][again.target if again.target != "pid"
-                                      else "pid_score"], model.predicted_fields(X, names)[0][
-                                      model.target if model.target != "pid" else "pid_score"])
+        key = field.get(model.target, model.target)
+        np.testing.assert_array_equal(again.predicted_fields(X, names)[0][key],
+                                      model.predicted_fields(X, names)[0][key])
     assert isinstance(XGBoostEnergy.load(tmp_path / "xgboost.json"), XGBoostEnergy)
     with pytest.raises(DatasetError, match="holds a 'linear' baseline"):
         XGBoostEnergy.load(tmp_path / "linear.json")

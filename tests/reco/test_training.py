@@ -152,3 +152,35 @@ def test_errors_name_the_fix(electrons, tmp_path):
     code, output, _ = run("predict", "--model", str(tmp_path / "none.ckpt"), "--data", str(electrons), "-o",
                           str(tmp_path / "p.h5"))
     assert code != 0
+
+
+def test_ratio_energy_target_learns_the_calibration_factor(electrons, tmp_path):
+    # log(E / summed cells) is nearly constant for contained e- showers in PbWO4 (about log(1/0.9)), so a
+    # short fit already predicts the energy to a few percent: far better than the log-energy target does
+    config = TrainConfig.make(data=[electrons], model="dnn", task="energy", epochs=8, patience=8, batch_size=32,
+                              lr=3e-3, seed=1, output=tmp_path / "ratio", progress=False,
+                              inputs={"energy_target": "ratio"})
+    result = train_reco(config)
+    arrays = calolab.data.torch.load_showers(electrons)
+    target = arrays.targets("ratio")["energy"]
+    np.testing.assert_allclose(np.exp(target) * arrays.energy_sum() * 1000.0, arrays.truth["energy"], rtol=1e-9)
+    assert 0.0 < np.median(target) < 0.2  # E / sum: containment about 90-95% in 25.8 X0 of PbWO4 crystals
+    assert result.metrics["energy_resolution"] < 0.05
+    assert abs(result.metrics["energy_bias"]) < 0.02
+    predictions = predictions_for(load_task(result.checkpoint), electrons)
+    np.testing.assert_allclose(np.median(predictions.predicted["energy"] / predictions.truth["energy"]), 1.0,
+                               atol=0.02)
+
+
+def test_ratio_decoding_needs_the_energy_sum():
+    import torch
+
+    from calolab.data.torch import Standardizer
+    from calolab.reco.task import decode_outputs
+
+    standardizer = Standardizer({"energy": np.array(0.1)}, {"energy": np.array(2.0)})
+    outputs = {"energy": torch.tensor([0.0, 0.5])}
+    decoded = decode_outputs(outputs, np.zeros((2, 2)), standardizer, "ratio", np.array([10.0, 20.0]))
+    np.testing.assert_allclose(decoded["energy"], [10e3 * np.exp(0.1), 20e3 * np.exp(1.1)], rtol=1e-6)
+    with pytest.raises(ConfigError, match="energy_sum"):
+        decode_outputs(outputs, np.zeros((2, 2)), standardizer, "ratio")

@@ -166,3 +166,18 @@ def test_non_square_cells_refuse_a_separation_in_cells() -> None:
 
     with pytest.raises(ConfigError, match=r"gun.pair.separation 2 cells: .* 5 x 10 mm cells"):
         make_gun(particle="gamma", pair="2cells").for_detector(Detector())  # type: ignore[arg-type]
+
+
+def test_vertex_distance_points_each_particle_from_the_vertex_to_its_impact_point() -> None:
+    primaries = generate(400, spread="66mm", spread_shape="uniform", vertex_distance="25cm")
+    direction, position = primaries.direction, primaries.position
+    np.testing.assert_allclose(np.linalg.norm(direction, axis=1), 1.0, rtol=1e-12)
+    # the line back along the direction from the impact point crosses z = -250 mm at the origin
+    back = position[:, :2] - direction[:, :2] / direction[:, 2:] * 250.0
+    np.testing.assert_allclose(back, 0.0, atol=1e-9)
+    incidence = np.degrees(np.arccos(direction[:, 2]))
+    assert incidence.max() > 15.0  # atan(66 sqrt(2) / 250) = 20.5 deg at the corners
+    assert incidence.max() < 20.6
+    with pytest.raises(ConfigError, match="vertex_distance"):
+        make_gun(vertex_distance=250.0, theta="0-10")
+    assert "vertex 250 mm upstream" in make_gun(vertex_distance="25cm").config.describe()

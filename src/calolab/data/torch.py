@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 GEV = 1000.0  # MeV per GeV
+MIN_ENERGY_SUM = 1e-3  # GeV: the floor of an event's summed energy for the ``ratio`` energy target
 TARGET_KEYS = ("energy", "position", "photons")
 
 
@@ -54,7 +55,9 @@ class DataConfig(BaseModel):
     Attributes:
         signal: ``"raw"`` active energy or ``"digitized"`` readout signal (``calolab digitize``).
         cell_transform: ``"none"``, ``"log1p"`` or ``"power:0.85"`` (E^0.85 on GeV cells).
-        energy_target: train on ``"log"`` (log E/GeV) or ``"linear"`` (E/GeV), then standardised.
+        energy_target: train on ``"log"`` (log E/GeV), ``"linear"`` (E/GeV) or ``"ratio"`` (log of E over
+            the summed cell energy of all sections: the network learns the calibration and leakage factor,
+            as the trees' ratio target does), then standardised.
         classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
         window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
             (cluster and overlap networks); ``None`` keeps every section whole.
@@ -68,7 +71,7 @@ class DataConfig(BaseModel):
 
     signal: Literal["raw", "digitized"] = "raw"
     cell_transform: str = "none"
-    energy_target: Literal["log", "linear"] = "log"
+    energy_target: Literal["log", "linear", "ratio"] = "log"
     classes: tuple[int, ...] | None = None
     window: int | None = Field(default=None, ge=1)
     window_section: str | None = None
@@ -142,13 +145,21 @@ class ShowerArrays:
             parts.append(self.seed)
         return np.concatenate(parts, axis=1)
 
+    def energy_sum(self) -> np.ndarray:
+        """``(N,)`` GeV: the summed cell energy of all sections (at least 1 MeV, the ``ratio`` target's scale)."""
+        return np.maximum(self.totals.sum(axis=1, dtype=np.float64), MIN_ENERGY_SUM)
+
     def targets(self, energy_target: str) -> dict[str, np.ndarray]:
         """Unstandardised regression targets (float64): energy, position (relative to the seed), photons."""
-        energy = self.truth["energy"] / GEV
+        energy = np.maximum(self.truth["energy"] / GEV, 1e-6)
+        if energy_target == "ratio":
+            energy_value = np.log(energy / self.energy_sum())
+        else:
+            energy_value = np.log(energy) if energy_target == "log" else energy
         photons = np.concatenate([self.truth["photon_position"] - self.seed[:, None, :],
                                   self.truth["photon_energy"][..., None] / GEV], axis=2)
         return {
-            "energy": np.log(np.maximum(energy, 1e-6)) if energy_target == "log" else energy,
+            "energy": energy_value,
             "position": self.truth["position"] - self.seed,
             "photons": photons,
         }

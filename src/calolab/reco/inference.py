@@ -77,6 +77,8 @@ def predictions_for_arrays(task: RecoTask, arrays: ShowerArrays, *, name: str | 
         predicted["position"] = predicted["photon_position"]
     truth = {key: value for key, value in arrays.truth.items()
              if task.task_name == "overlap" or not key.startswith("photon_")}
+    if task.task_name == "overlap":  # the evaluation compares (N, 2, 2) positions, as for the two-seed split
+        truth["position"] = truth["photon_position"]
     return Predictions(
         model=name or str(task.hparams["model"]), truth=truth, predicted=predicted,
         classes=task.classes if "pid_score" in predicted else (),

@@ -110,13 +110,14 @@ class RecoTask(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
 
-    def decode(self, outputs: Mapping[str, torch.Tensor], seed: np.ndarray) -> dict[str, np.ndarray]:
+    def decode(self, outputs: Mapping[str, torch.Tensor], seed: np.ndarray,
+               energy_sum: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Network outputs -> physical predictions (see :func:`decode_outputs`)."""
-        return decode_outputs(outputs, seed, self.standardizer, self.data_config.energy_target)
+        return decode_outputs(outputs, seed, self.standardizer, self.data_config.energy_target, energy_sum)
 
 
 def decode_outputs(outputs: Mapping[str, torch.Tensor], seed: np.ndarray, standardizer: Standardizer,
-                   energy_target: str) -> dict[str, np.ndarray]:
+                   energy_target: str, energy_sum: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Undo the standardisation: ``energy`` MeV, ``pid_score`` probabilities, ``position`` mm (absolute),
     ``photon_position`` (B, 2, 2) mm and ``photon_energy`` (B, 2) MeV ordered by falling energy.
 
@@ -124,12 +125,20 @@ def decode_outputs(outputs: Mapping[str, torch.Tensor], seed: np.ndarray, standa
         outputs: the network's outputs for B events.
         seed: ``(B, 2)`` mm, the window's seed-cell centre (zeros without a window).
         standardizer: the training standardisation.
-        energy_target: ``"log"`` or ``"linear"``, as trained.
+        energy_target: ``"log"``, ``"linear"`` or ``"ratio"``, as trained.
+        energy_sum: ``(B,)`` GeV, the events' summed cell energy (:meth:`ShowerArrays.energy_sum`); needed
+            by the ``ratio`` target.
     """
     decoded: dict[str, np.ndarray] = {}
     if "energy" in outputs:
         value = standardizer.inverse("energy", outputs["energy"].detach().cpu().numpy())
-        decoded["energy"] = (np.exp(value) if energy_target == "log" else value) * GEV
+        if energy_target == "ratio":
+            if energy_sum is None:
+                msg = "decoding the 'ratio' energy target needs the events' summed cell energy (energy_sum)"
+                raise ConfigError(msg)
+            decoded["energy"] = np.exp(value) * np.asarray(energy_sum, dtype=np.float64) * GEV
+        else:
+            decoded["energy"] = (np.exp(value) if energy_target == "log" else value) * GEV
     if "logits" in outputs:
         decoded["pid_score"] = torch.softmax(outputs["logits"].detach().float(), dim=1).cpu().numpy()
     if "position" in outputs:

@@ -237,14 +237,17 @@ def _prepare_output(output: Path, overwrite: bool) -> None:
 
 
 def predict_dataset(module: RecoTask, dataset: Any, batch_size: int = 1024) -> dict[str, np.ndarray]:
-    """Physical predictions of ``module`` on every event of a :class:`ShowerDataset`, in its order."""
+    """Physical predictions of ``module`` (on its device) on every event of a :class:`ShowerDataset`, in order."""
     module.eval()
     parts: list[dict[str, np.ndarray]] = []
-    seeds = dataset.arrays.seed
+    seeds, energy_sums = dataset.arrays.seed, dataset.arrays.energy_sum()
+    device = next(module.parameters()).device
     with torch.no_grad():
         for batch in batch_loader(dataset, batch_size, shuffle=False):
-            outputs = module(batch["cells"], batch["scalars"])
-            parts.append(module.decode(outputs, seeds[batch["index"].numpy()]))
+            cells = {name: array.to(device) for name, array in batch["cells"].items()}
+            outputs = module(cells, batch["scalars"].to(device))
+            rows = batch["index"].numpy()
+            parts.append(module.decode(outputs, seeds[rows], energy_sums[rows]))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
 
 

@@ -29,7 +29,8 @@ from calolab.evaluate import Evaluation, evaluate_models
 from calolab.reco.baselines import BASELINES, file_table, make_baseline
 from calolab.reco.predictions import Predictions
 
-__all__ = ["Sample", "ModelSpec", "Comparison", "simulate_sample", "compare_models", "write_comparison"]
+__all__ = ["Sample", "ModelSpec", "Comparison", "simulate_files", "simulate_sample", "compare_models",
+           "write_comparison"]
 
 #: truth target of each baseline kind's fit
 _TARGETS = {"energy": "energy", "pid": "pdg", "position": "position"}
@@ -129,10 +130,10 @@ def _gun_label(gun: Mapping[str, Any], k: int) -> str:
     return f"sample{k}_{text}"
 
 
-def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
-                    workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
-                    data_config: DataConfig | None = None, progress: bool = False) -> Sample:
-    """Simulate ``n`` events per gun (files ``workdir/sample<k>_<particle>.h5``, reused when already there).
+def simulate_files(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
+                   workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
+                   progress: bool = False) -> list[Path]:
+    """Simulate ``n`` events per gun into ``workdir/sample<k>_<particle>.h5``; files already there are reused.
 
     Args:
         detector: a preset name, a detector TOML path or a :class:`~calolab.detector.geometry.Calorimeter`.
@@ -140,28 +141,22 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
         n: events per gun, one number for all or one per gun.
         workdir: folder of the shower files (created).
         workers: local processes.
-        data_config: how the networks read the events (window, cell transform, ...).
         progress: show the simulation's progress bar.
 
     Raises:
         DatasetError: a file in ``workdir`` holds another number of events than asked (delete it or choose
             another folder).
     """
-    from calolab.features import features_from_file
+    from calolab.data.showerfile import ShowerFile
     from calolab.sim.campaign import Campaign
 
-    counts = [int(n)] * len(guns) if isinstance(n, int | np.integer) else [int(v) for v in n]
-    if not guns or len(counts) != len(guns) or min(counts) < 1:
-        msg = f"give at least one gun and a positive event count per gun, got {len(guns)} guns and n = {n}"
-        raise ConfigError(msg)
+    counts = _counts(guns, n)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for k, (gun, count) in enumerate(zip(guns, counts, strict=True)):
         path = folder / f"{_gun_label(gun, k)}.h5"
         if path.exists():
-            from calolab.data.showerfile import ShowerFile
-
             with ShowerFile(path) as showers:
                 if showers.n_events != count:
                     msg = (f"{path} holds {showers.n_events} events, not {count}: delete it or choose another "
@@ -172,6 +167,30 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
                 Campaign(detector, dict(gun), 1, seed=seed + k).simulate()
             Campaign(detector, dict(gun), count, seed=seed + k, workers=workers).write(path, progress=progress)
         files.append(path)
+    return files
+
+
+def _counts(guns: Sequence[Mapping[str, Any]], n: int | Sequence[int]) -> list[int]:
+    counts = [int(n)] * len(guns) if isinstance(n, int | np.integer) else [int(v) for v in n]
+    if not guns or len(counts) != len(guns) or min(counts) < 1:
+        msg = f"give at least one gun and a positive event count per gun, got {len(guns)} guns and n = {n}"
+        raise ConfigError(msg)
+    return counts
+
+
+def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
+                    workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
+                    data_config: DataConfig | None = None, progress: bool = False) -> Sample:
+    """:func:`simulate_files`, then read every event into memory as a :class:`Sample`.
+
+    Args:
+        detector, guns, n, workdir, seed, workers, progress: as in :func:`simulate_files`.
+        data_config: how the networks read the events (window, cell transform, ...).
+    """
+    from calolab.features import features_from_file
+
+    files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress)
+    counts = _counts(guns, n)
     config = data_config or DataConfig()
     arrays = load_showers(files, config)
     tables = [features_from_file(path) for path in files]
@@ -226,13 +245,19 @@ def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.nd
                               output=workdir / spec.label, overwrite=True, **options)
     result = train_reco(config, arrays=sample.arrays)
     network = load_task(result.checkpoint)
+    if str(options.get("accelerator", "cpu")) != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            network.to("cuda")
     predictions = predictions_for_arrays(network, sample.arrays.subset(test_index), name=spec.label,
                                          attrs={"model_path": str(result.checkpoint), "data": ",".join(
                                              map(str, sample.files))})
     return predictions, {"kind": spec.kind, "seconds": result.seconds, "epochs": result.epochs,
                          "n_train": result.n_events["train"], "n_val": result.n_events["val"],
                          "best_val_loss": result.best_val_loss, "checkpoint": str(result.checkpoint),
-                         "parameters": sum(p.numel() for p in network.parameters())}
+                         "parameters": sum(p.numel() for p in network.parameters()),
+                         "device": str(next(network.parameters()).device)}
 
 
 def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, workdir: str | os.PathLike[str],

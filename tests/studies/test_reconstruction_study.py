@@ -1,0 +1,86 @@
+"""Reconstruction comparisons: one seeded split for every model, baselines and networks side by side."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from calolab.data.torch import DataConfig, split_indices
+from calolab.errors import ConfigError, DatasetError
+from calolab.studies.reconstruction import ModelSpec, compare_models, simulate_files, simulate_sample, write_comparison
+
+GUNS = [{"particle": "e-", "energy": "5-50GeV", "spread": 11.0, "spread_shape": "uniform"},
+        {"particle": "gamma", "energy": "5-50GeV"}]
+TRAINING = {"epochs": 4, "patience": 4, "batch_size": 32, "lr": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return simulate_sample("cms", GUNS, [90, 60], tmp_path_factory.mktemp("study"), seed=3)
+
+
+def test_sample_holds_every_event_with_features_and_origin(sample) -> None:
+    assert len(sample) == 150
+    assert sample.features.shape == (150, len(sample.feature_names))
+    np.testing.assert_array_equal(np.bincount(sample.source), [90, 60])
+    np.testing.assert_array_equal(sample.arrays.truth["pdg"], np.repeat([11, 22], [90, 60]))
+    # the feature table and the network arrays describe the same events: the summed energy agrees
+    np.testing.assert_allclose(sample.feature("energy_total"), sample.arrays.totals[:, 0] * 1000.0, rtol=1e-5)
+    photons = sample.subset(sample.arrays.truth["pdg"] == 22)
+    assert len(photons) == 60 and set(photons.source) == {1} and list(photons.rows) == list(range(60))
+    with pytest.raises(ConfigError, match="no feature"):
+        sample.feature("hcal_ecal_ratio")  # one section: no ratio
+
+
+def test_files_are_reused_and_a_changed_count_is_refused(sample, tmp_path) -> None:
+    folder = sample.files[0].parent
+    stamps = [path.stat().st_mtime_ns for path in sample.files]
+    assert simulate_files("cms", GUNS, [90, 60], folder, seed=3) == sample.files
+    assert [path.stat().st_mtime_ns for path in sample.files] == stamps
+    with pytest.raises(DatasetError, match="holds 90 events, not 91"):
+        simulate_files("cms", GUNS, [91, 60], folder, seed=3)
+
+
+def test_every_model_is_tested_on_the_same_events(sample, tmp_path) -> None:
+    models = [ModelSpec("linear"), ModelSpec("xgboost", options={"n_estimators": 200, "n_jobs": 1}),
+              ModelSpec("dnn", "dnn-ratio", inputs={"energy_target": "ratio"})]
+    result = compare_models(sample, "energy", models, workdir=tmp_path / "runs", seed=5, training=TRAINING)
+    _, _, test = split_indices(len(sample), 5, 0.15, 0.25)
+    assert result.split == {"train": 90, "val": 22, "test": 38}
+    for name in ("linear", "xgboost", "dnn-ratio"):
+        np.testing.assert_array_equal(result.predictions[name].truth["energy"], sample.arrays.truth["energy"][test])
+        relative = result.predictions[name].predicted["energy"] / result.predictions[name].truth["energy"] - 1
+        # contained e-/gamma showers in PbWO4: every model is within a few percent; a constant guess is ~60% off
+        assert np.std(relative) < 0.05, name
+    assert result.training["linear"]["n_train"] == 90 + 22  # baselines also get the validation events
+    assert result.training["dnn-ratio"]["n_train"] == 90 and result.training["dnn-ratio"]["epochs"] == 4
+    assert result.settings["models"][2]["inputs"] == {"energy_target": "ratio"}
+    path = write_comparison(result, tmp_path / "out", extra={"study": "unit"})
+    figures = json.loads(path.read_text())
+    assert figures["study"] == "unit" and set(figures["evaluation"]["models"]) == {"linear", "xgboost", "dnn-ratio"}
+    assert (tmp_path / "out" / "resolution.png").is_file()
+
+
+def test_pid_comparison_and_bad_model_lists(sample, tmp_path) -> None:
+    result = compare_models(sample, "pid", [ModelSpec("bdt", options={"n_estimators": 100, "n_jobs": 1})],
+                            workdir=tmp_path, seed=1, evaluation={"signal": 11, "background": [22]})
+    classification = result.evaluation["bdt"].classification
+    assert classification is not None and 0.5 <= classification.auc <= 1.0
+    with pytest.raises(ConfigError, match="unique names"):
+        compare_models(sample, "pid", [ModelSpec("bdt"), ModelSpec("bdt")], workdir=tmp_path)
+
+
+def test_window_sample_with_position_input(tmp_path) -> None:
+    gun = {"particle": "gamma", "energy": "10-30GeV", "spread": 22.0, "spread_shape": "uniform",
+           "vertex_distance": 300.0}
+    sample = simulate_sample("cms", [gun], 120, tmp_path, seed=2, data_config=DataConfig(window=5))
+    assert sample.arrays.shapes == {"ECAL": (1, 5, 5)}
+    result = compare_models(sample, "cluster", [
+        ModelSpec("log-position"), ModelSpec("cluster", "net+position", inputs={"position_input": True})],
+        workdir=tmp_path / "runs", seed=0, training=TRAINING)
+    assert result.settings["models"][1]["inputs"] == {"position_input": True}
+    for name in ("log-position", "net+position"):
+        error = result.predictions[name].predicted["position"] - result.predictions[name].truth["position"]
+        assert np.sqrt(np.mean(error ** 2)) < 22.0 / np.sqrt(12) * 1.5, name  # not worse than the cell's flat rms
