@@ -11,6 +11,10 @@ Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is commi
    from the reference on low-level inputs (cells / E_inc, log-compressed) and on high-level features;
    the same test between a second Monte Carlo sample and the reference gives the floor.
    Writes bench/results/generation_quality.json.
+4. ``python bench/generation_quality.py closure``: an energy network (DNN, ratio target, seed 0) trained on
+   the training file predicts the reference and each model's generated file
+   (:func:`calolab.validate.closure.closure_test`); the separation power and mean of E_reco / E_inc go
+   into the same JSON under ``closure`` (the training file against the reference gives the floor).
 """
 
 from __future__ import annotations
@@ -118,9 +122,40 @@ def evaluate(work: Path, max_events: int) -> dict:
     return results
 
 
+def closure(work: Path, minutes: float) -> dict:
+    """The closure test of each generated file against the reference; adds ``closure`` to the results JSON."""
+    import torch
+
+    from calolab.reco.train import TrainConfig, train_reco
+    from calolab.validate.closure import closure_test
+
+    torch.set_num_threads(1)
+    config = TrainConfig.make(data=[work / "train.h5"], model="dnn", task="energy", epochs=200, patience=10,
+                              max_minutes=minutes, seed=0, output=work / "runs" / "reco-dnn", overwrite=True,
+                              progress=False, inputs={"energy_target": "ratio"})
+    network = train_reco(config)
+    results_path = Path(__file__).parent / "results" / "generation_quality.json"
+    results = json.loads(results_path.read_text())
+    entry: dict = {"network": "dnn, energy_target ratio, seed 0", "epochs": network.epochs,
+                   "test_resolution_on_mc": network.metrics["energy_resolution"], "samples": {}}
+    candidates = {model: work / f"generated-{model}.h5" for model in ("gan", "flow")}
+    candidates["mc (training file)"] = work / "train.h5"
+    for name, path in candidates.items():
+        if not path.exists():
+            continue
+        result = closure_test(network.checkpoint, work / "reference.h5", path, max_events=2000)
+        entry["samples"][name] = result.figures()
+        response = {c.observable.name: c for c in result.comparisons}["energy_response"]
+        print(f"closure {name}: E_reco/E_inc mean {response.mean_candidate:.4f} (reference "
+              f"{response.mean_reference:.4f}), separation power {response.separation:.3f}")
+    results["closure"] = entry
+    write_results("generation_quality", results)
+    return entry
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["simulate", "train", "evaluate"])
+    parser.add_argument("step", choices=["simulate", "train", "evaluate", "closure"])
     parser.add_argument("model", nargs="?", choices=["gan", "flow"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/calolab-genq"))
     parser.add_argument("--minutes", type=float, default=9.0)
@@ -134,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.model is None:
             parser.error("train needs a model: gan or flow")
         train(args.work, args.model, args.minutes, args.epochs)
+    elif args.step == "closure":
+        closure(args.work, min(args.minutes, 3.0))
     else:
         evaluate(args.work, args.max_events)
 

@@ -1353,6 +1353,11 @@ def validate_command(
     signal: Annotated[
         str, typer.Option(help="Compare the active 'energy' or the 'digitized' readout signal.")
     ] = "energy",
+    closure_model: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="A trained reconstruction network (calolab train reco run folder or best.ckpt) to "
+                          "run on both files: the closure test compares its energy response and PID scores."),
+    ] = None,
     style: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
@@ -1367,7 +1372,8 @@ def validate_command(
     and JSD; FPD and KPD are computed on the high-level features.
 
     Writes OUTPUT/index.html (one self-contained page), OUTPUT/figures.json and the PNGs, and
-    prints a summary table of the worst-separated observables.
+    prints a summary table of the worst-separated observables. With --closure-model, a trained
+    reconstruction network predicts both files and its energy response and PID scores are compared too.
 
     Example:
 
@@ -1396,7 +1402,7 @@ def validate_command(
     config = ValidationConfig.make(
         max_events=max_events, bins=bins, threshold_mev=parse_energy(threshold), signal=signal,
         classifier=classifier, low_level=low_level, seed=seed,
-        classifier_options={"epochs": epochs, "max_events": classifier_events})
+        classifier_options={"epochs": epochs, "max_events": classifier_events}, closure_model=closure_model)
     with error_console.status(f"comparing {candidate.name} with {reference.name} ..."):
         result = run_validation(reference, candidate, config=config)
     output.mkdir(parents=True, exist_ok=True)
@@ -1430,6 +1436,11 @@ def validate_command(
     for name, c in result.classifiers.items():
         console.print(f"classifier {name}: AUC = {c.auc:.4f} ± {c.auc_error:.4f}, JSD = {c.jsd:.4f} "
                       f"({c.n_test} test events, seed {c.seed})")
+    if result.closure is not None:
+        for c in result.closure.comparisons:
+            console.print(f"closure {result.closure.name} {c.observable.name}: mean {number(c.mean_reference, 4)} "
+                          f"(reference) vs {number(c.mean_candidate, 4)} (candidate), separation power "
+                          f"{number(c.separation)}")
     for name, distance in (("FPD", result.fpd), ("KPD", result.kpd)):
         if distance is not None:
             console.print(f"{name} = {number(distance.value, 4)} ± {number(distance.error, 2)}")

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +31,7 @@ from calolab.data.showerfile import ShowerFile
 from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.serialise import to_jsonable
 from calolab.validate.classifier import ClassifierConfig, ClassifierResult, classifier_test, low_level_inputs
+from calolab.validate.closure import ClosureResult, closure_test
 from calolab.validate.comparison import HistogramComparison, ProfileComparison, compare_histograms, compare_profiles
 from calolab.validate.distances import Distance, fpd, kpd, standardise
 from calolab.validate.observables import OBSERVABLES, ShowerObservables, high_level_features, read_observables
@@ -61,6 +63,8 @@ class ValidationConfig(BaseModel):
         blas_threads: numpy BLAS threads during the run (restored afterwards; ``None``: the library's
             default). The matrices here are small: one thread is fastest, and threads competing for
             busy cores slow covariances and eigendecompositions down by factors of 10 to 100.
+        closure_model: a trained reconstruction checkpoint run on both files (the closure test of
+            :mod:`calolab.validate.closure`); ``None`` skips it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -83,6 +87,7 @@ class ValidationConfig(BaseModel):
     seed: int = 0
     chunk: int = Field(default=1024, ge=1)
     blas_threads: int | None = Field(default=1, ge=1)
+    closure_model: Path | None = None
 
     @classmethod
     def make(cls, values: ValidationConfig | Mapping[str, Any] | None = None, **overrides: Any) -> ValidationConfig:
@@ -120,6 +125,8 @@ class ValidationResult:
         profiles: the mean shower shapes.
         classifiers: ``low-level`` / ``high-level`` -> result (empty without the classifier tests).
         fpd, kpd: the distances on the high-level features (``None`` when skipped).
+        closure: the reconstruction network's view of both samples (``None`` without ``closure_model``);
+            its comparisons are also in ``histograms`` (group ``closure``).
         feature_names: the high-level features.
         notes: what was skipped or capped, and why.
         seconds: wall time.
@@ -136,6 +143,7 @@ class ValidationResult:
     classifiers: dict[str, ClassifierResult] = field(default_factory=dict)
     fpd: Distance | None = None
     kpd: Distance | None = None
+    closure: ClosureResult | None = None
     feature_names: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -182,6 +190,7 @@ class ValidationResult:
             "classifiers": {name: result.figures() for name, result in self.classifiers.items()},
             "fpd": None if self.fpd is None else self.fpd.figures(),
             "kpd": None if self.kpd is None else self.kpd.figures(),
+            "closure": None if self.closure is None else self.closure.figures(),
             "feature_names": self.feature_names,
             "summary": self.summary(),
             "histograms": {c.key: c.figures() for c in self.histograms},
@@ -339,13 +348,18 @@ def _run(reference: ShowerFile | str | os.PathLike[str], candidate: ShowerFile |
             h, p = _compare_group(name, masks, ref, cand, config.bins)
             histograms += h
             profiles += p
+        closure = None
+        if config.closure_model is not None:
+            closure = closure_test(config.closure_model, ref_file.path, cand_file.path, max_events=config.max_events,
+                                   bins=config.bins)
+            histograms += closure.comparisons
         features_ref, names = high_level_features(ref)
         features_cand, _ = high_level_features(cand)
         result = ValidationResult(
             reference=file_metadata(ref_file), candidate=file_metadata(cand_file), config=config,
             n_reference=ref.n_events, n_candidate=cand.n_events,
             groups={name: (int(a.sum()), int(b.sum())) for name, (a, b) in groups.items()},
-            histograms=histograms, profiles=profiles, feature_names=names, notes=notes)
+            histograms=histograms, profiles=profiles, feature_names=names, notes=notes, closure=closure)
         if config.classifier:
             if min(ref.n_events, cand.n_events) >= 10:
                 result.classifiers = _classifiers(ref_file, cand_file, ref, cand, (features_ref, features_cand),
