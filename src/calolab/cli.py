@@ -862,7 +862,7 @@ def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_siz
                  output: Path, logger: str, signal: str, max_events: int | None, model_config: str | None,
                  cell_transform: str, energy_target: str, classes: str | None, window: int | None,
                  position_input: bool, patience: int, loss_weights: str | None, accelerator: str,
-                 overwrite: bool, quiet: bool) -> object:
+                 overwrite: bool, quiet: bool, max_minutes: float | None = None) -> object:
     from calolab.reco.train import TrainConfig
 
     inputs = {"signal": signal, "cell_transform": cell_transform, "energy_target": energy_target,
@@ -873,7 +873,7 @@ def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_siz
         data=data, model=model, model_options=_key_values(model_config, "--model-config"), task=task,
         inputs=inputs, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output,
         logger=logger, accelerator=accelerator, loss_weights=_key_values(loss_weights, "--loss-weights"),
-        overwrite=overwrite, progress=not quiet,
+        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes,
     )
 
 
@@ -926,6 +926,9 @@ def train_reco_command(
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
     loss_weights: _WeightsOption = None,
     accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
+    max_minutes: Annotated[
+        Optional[float], typer.Option(help="Wall-time budget of the fit, minutes (the best checkpoint is kept).")  # noqa: UP045
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Reuse an output folder that holds a run.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -940,7 +943,7 @@ def train_reco_command(
 
     config = _reco_config(data, model, task, epochs, batch_size, lr, seed, output, logger, signal, max_events,
                           model_config, cell_transform, energy_target, classes, window, position_input, patience,
-                          loss_weights, accelerator, overwrite, quiet)
+                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes)
     result = train_reco(config)  # type: ignore[arg-type]
     for line in result.summary_lines():
         error_console.print(line)
@@ -968,6 +971,7 @@ def train_gen_command(
     model_config: _ModelConfigOption = None,
     patience: Annotated[int, typer.Option(min=1, help="Epochs with no better validation figure before stopping.")] = 5,
     logger: Annotated[str, typer.Option(help="csv or none.")] = "csv",
+    accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
     overwrite: Annotated[bool, typer.Option(help="Reuse an output folder that holds a run.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -983,7 +987,8 @@ def train_gen_command(
     config = GenTrainConfig.make(
         data=list(data), model=model, model_options=_key_values(model_config, "--model-config"), section=section,
         max_events=max_events, epochs=epochs, patience=patience, max_minutes=max_minutes, batch_size=batch_size,
-        lr=lr, seed=seed, output=output, logger=logger, progress=not quiet, overwrite=overwrite,
+        lr=lr, seed=seed, output=output, logger=logger, accelerator=accelerator, progress=not quiet,
+        overwrite=overwrite,
     )
     result = train_generator(config)
     for line in result.summary_lines():
@@ -1072,7 +1077,7 @@ baseline_app = typer.Typer(help="Classical baselines: 'calolab baseline fit' and
                            no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 
-_BASELINE_KINDS = ("linear", "xgboost", "bdt", "cut-id", "log-position")
+_BASELINE_KINDS = ("linear", "xgboost", "bdt", "cut-id", "log-position", "two-seed")
 
 
 def _baseline_kind(model: str, target: str | None) -> str:
@@ -1116,10 +1121,11 @@ def _baseline_options(texts: list[str] | None) -> dict[str, object]:
 @baseline_app.command("fit")
 def baseline_fit_command(
     data: Annotated[Path, typer.Option("--data", help="Training shower file (.h5).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="linear, xgboost, bdt, cut-id or log-position.")],
+    model: Annotated[str, typer.Option("--model", "-m",
+                                       help="linear, xgboost, bdt, cut-id, log-position or two-seed.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (.json).")],
     target: Annotated[
-        Optional[str], typer.Option(help="energy, pid or position (default: the model's).")  # noqa: UP045
+        Optional[str], typer.Option(help="energy, pid, position or photons (default: the model's).")  # noqa: UP045
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the trees and their validation split.")] = 0,
     signal: Annotated[str, typer.Option(help="raw (active energy) or digitized (calolab digitize).")] = "raw",
@@ -1137,7 +1143,8 @@ def baseline_fit_command(
 
     linear: E = a E_ECAL + b E_HCAL + c; xgboost: boosted trees on the shower features (energy);
     bdt: boosted-tree particle ID; cut-id: shower-shape cuts at a signal efficiency (photons);
-    log-position: CMS log-weighted cluster centre with an S-curve correction.
+    log-position: CMS log-weighted cluster centre with an S-curve correction; two-seed: two overlapping
+    photons by shower-shape splitting of the cluster (profile length tuned on the file).
 
     Example: ``calolab baseline fit --data train.h5 --model xgboost -o xgb.json``
     """
