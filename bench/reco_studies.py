@@ -88,10 +88,11 @@ def clic_gamma_pi0(scale: str) -> Study:
     energy = "50-200GeV"
     return Study(
         "clic", [{"particle": "gamma", "energy": energy}, {"particle": "pi0", "energy": energy,
-                                                            "opening_angle": "<0.01"}],
+                                                            "opening_angle": "<0.01", "decay_distance": "1.5m"}],
         _scaled([3000, 3000], scale), "pid",
         [ModelSpec("bdt"), ModelSpec("dnn"), ModelSpec("cnn")],
-        "gamma vs pi0 -> gamma gamma with opening angle < 0.01 rad, 50-200 GeV, clic",
+        "gamma vs pi0 -> gamma gamma with opening angle < 0.01 rad, 50-200 GeV, clic; the pi0 decays 1.5 m "
+        "before the ECAL (as at a collider), so its photons arrive 1.5 m x angle apart (4-15 mm, 1-3 pads)",
         evaluation={"signal": 22, "background": [111]},
         training={"epochs": 100, "patience": 10, "batch_size": 128, "max_minutes": 0.75},
     )

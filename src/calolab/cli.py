@@ -218,6 +218,10 @@ def simulate_command(
         Optional[str],  # noqa: UP045
         typer.Option(help="With --polar-angle: azimuth around the beam from the face normal, degrees: '-5-5'."),
     ] = None,
+    decay_distance: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="pi0: decay this far before the face (the photons arrive apart), e.g. '1.5m'."),
+    ] = None,
     vertex_distance: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="Fly from a point vertex this far before the face centre to each impact point "
@@ -258,7 +262,8 @@ def simulate_command(
     from calolab.sim.gun import make_gun
 
     gun_options: dict[str, object] = {"opening_angle": opening_angle, "polar_angle": polar_angle,
-                                      "azimuth_deviation": azimuth_deviation, "vertex_distance": vertex_distance}
+                                      "azimuth_deviation": azimuth_deviation, "vertex_distance": vertex_distance,
+                                      "decay_distance": decay_distance}
     if separation is not None:
         gun_options["pair"] = {"separation": separation, "energy_sharing": energy_sharing or "independent"}
     elif energy_sharing is not None:

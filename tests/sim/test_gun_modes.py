@@ -181,3 +181,21 @@ def test_vertex_distance_points_each_particle_from_the_vertex_to_its_impact_poin
     with pytest.raises(ConfigError, match="vertex_distance"):
         make_gun(vertex_distance=250.0, theta="0-10")
     assert "vertex 250 mm upstream" in make_gun(vertex_distance="25cm").config.describe()
+
+
+def test_pi0_decayed_upstream_puts_its_photons_apart_on_the_face() -> None:
+    gun = make_gun(particle="pi0", energy="100GeV", decay_distance="1.5m", spread="10mm")
+    primaries = gun.generate(200, np.random.default_rng(4))
+    angle = gun.truth(primaries)["opening_angle"]
+    face = primaries.position.reshape(200, 3, 3)
+    np.testing.assert_allclose(face[:, :, 2], 0.0)
+    separation = np.linalg.norm(face[:, 1, :2] - face[:, 2, :2], axis=1)
+    # small angles: the photons arrive decay_distance x opening angle apart (2 m/E = 2.7 mrad -> >= 4 mm)
+    np.testing.assert_allclose(separation, 1500.0 * angle, rtol=1e-3)
+    assert separation.min() > 4.0
+    # the energy-weighted photon impact point is the pi0's own impact point (momentum conservation)
+    photons = primaries.energy.reshape(200, 3)[:, 1:]
+    centre = (face[:, 1:, :2] * photons[:, :, None]).sum(axis=1) / photons.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(centre, face[:, 0, :2], atol=0.05)
+    with pytest.raises(ConfigError, match="decay_distance"):
+        make_gun(particle="gamma", decay_distance="1m")

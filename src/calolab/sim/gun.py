@@ -116,6 +116,10 @@ class GunConfig(BaseModel):
             rad, e.g. ``"<0.01"`` (:class:`~calolab.sim.gun_options.OpeningAngleCut`).
         pair: fire two particles per shot a controlled distance apart
             (:class:`~calolab.sim.gun_options.PairConfig`; a string is its separation).
+        decay_distance: ``pi0`` only: the pi0 decays this far (mm, >= 0) before the front face, along its
+            flight, and each photon reaches the face at its own point, so the photons arrive about
+            ``decay_distance x opening angle`` apart (a collider ECAL 1.5 m from the vertex: ``"1.5m"``);
+            ``position`` is then where the pi0's line of flight meets the face. Default 0: decayed on the face.
         vertex_distance: particles fly from a point vertex this far upstream of the face's origin
             (mm, > 0) to their impact point, so the angle of incidence grows with the distance from
             the origin as in a projective (collider) geometry: ``atan(r / vertex_distance)``. Replaces
@@ -135,6 +139,7 @@ class GunConfig(BaseModel):
     spread_shape: Literal["gaussian", "uniform"] = "gaussian"
     particles_per_event: int = Field(default=1, ge=1)
     opening_angle: OpeningAngleCut | None = None
+    decay_distance: float = Field(default=0.0, ge=0)
     pair: PairConfig | None = None
     vertex_distance: float | None = Field(default=None, gt=0)
 
@@ -197,7 +202,7 @@ class GunConfig(BaseModel):
             return tuple(_length(v) for v in value)
         return value
 
-    @field_validator("spread", "vertex_distance", mode="before")
+    @field_validator("spread", "vertex_distance", "decay_distance", mode="before")
     @classmethod
     def _read_length(cls, value: Any) -> Any:
         return _length(value) if isinstance(value, str) else value
@@ -232,6 +237,9 @@ class GunConfig(BaseModel):
         if self.pair is not None and self.particle == "pi0":
             msg = "pairs of pi0 are not supported: fire pi0 (it decays to two photons) or a pair of gamma"
             raise FieldError("pair", msg)
+        if self.decay_distance > 0 and "pi0" not in self.species:
+            msg = f"moves the pi0 -> gamma gamma decay upstream, but the particle is {self.particle!r}: use pi0"
+            raise FieldError("decay_distance", msg)
         if self.opening_angle is not None:
             if "pi0" not in self.species:
                 msg = f"selects pi0 -> gamma gamma decays, but the particle is {self.particle!r}: use particle pi0"
@@ -280,7 +288,8 @@ class GunConfig(BaseModel):
         text = f"{self.particle} {self.energy}"
         if "pi0" in self.species:
             text += " (-> gamma gamma"
-            text += f", opening angle {self.opening_angle})" if self.opening_angle is not None else ")"
+            text += f", opening angle {self.opening_angle}" if self.opening_angle is not None else ""
+            text += f", decayed {self.decay_distance:g} mm before the face)" if self.decay_distance > 0 else ")"
         if self.pair is not None:
             text += f", {self.pair}"
         if self.polar_angle is not None:
@@ -423,7 +432,12 @@ class Gun:
         pdg = np.tile(np.array([_PI0, 22, 22], dtype=np.int32), shots)
         energies = np.concatenate([energy[:, None], photon_energy], axis=1).reshape(-1)
         directions = np.concatenate([direction[:, None, :], photon_direction], axis=1).reshape(-1, 3)
-        positions = np.repeat(position, 3, axis=0)  # decayed at the impact point on the front face
+        positions = np.repeat(position, 3, axis=0).reshape(shots, 3, 3)  # decayed at the face by default
+        if c.decay_distance > 0:  # decayed upstream: each photon flies from the decay point to the face
+            vertex = position - direction * (c.decay_distance / direction[:, 2:3])
+            flight = c.decay_distance / photon_direction[:, :, 2]
+            positions[:, 1:] = vertex[:, None, :] + photon_direction * flight[:, :, None]
+        positions = positions.reshape(-1, 3)
         status = np.tile(np.array([2, 1, 1], dtype=np.int8), shots)
         first = 3 * (np.arange(shots) % c.particles_per_event)  # the pi0's index within its event
         parent = np.stack([np.full(shots, -1), first, first], axis=1).reshape(-1)
