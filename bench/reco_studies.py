@@ -175,8 +175,13 @@ def simulate_study(name: str, scale: str, workers: int, workdir: Path, seed: int
 
 
 def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Path, seed: int,
-              output: Path) -> dict[str, Any]:
+              output: Path, models: list[str] | None = None, tag: str = "") -> dict[str, Any]:
     study = STUDIES[name](scale)
+    if models:
+        unknown = sorted(set(models) - {spec.label for spec in study.models})
+        if unknown:
+            raise SystemExit(f"{name} has no models {unknown}: choose from {[s.label for s in study.models]}")
+        study.models = [spec for spec in study.models if spec.label in models]
     start = time.perf_counter()
     sample = simulate_sample(study.detector, study.guns, study.counts, workdir / name, seed=seed, workers=workers,
                              data_config=study.data_config, progress=sys.stderr.isatty())
@@ -192,11 +197,12 @@ def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Pa
                "guns": study.guns, "events_simulated": study.counts, "selection": study.selection_text,
                "events_selected": len(sample), "simulation_seconds": simulated, "workers": workers,
                "accelerator": accelerator, "machine": machine()}
-    write_comparison(comparison, output / f"reco_{name}", extra=figures)
+    stem = f"reco_{name}{tag}"
+    write_comparison(comparison, output / stem, extra=figures)
     document = {**figures, **comparison.figures()}
-    path = output / f"reco_{name}.json"
+    path = output / f"{stem}.json"
     path.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"{name}: wrote {path} and the plots in {output / f'reco_{name}'}", flush=True)
+    print(f"{name}: wrote {path} and the plots in {output / stem}", flush=True)
     return document
 
 
@@ -227,12 +233,16 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON figures and plots")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--simulate-only", action="store_true", help="only write the shower files")
+    parser.add_argument("--models", help="only these of the study's models, e.g. 'bdt,dnn'")
+    parser.add_argument("--tag", default="", help="suffix of the result names (reco_<study><tag>.json)")
     args = parser.parse_args()
     for name in args.studies:
         if args.simulate_only:
             simulate_study(name, args.scale, args.workers, args.workdir, args.seed)
             continue
-        document = run_study(name, args.scale, args.workers, args.accelerator, args.workdir, args.seed, args.output)
+        models = [m for m in args.models.split(",") if m] if args.models else None
+        document = run_study(name, args.scale, args.workers, args.accelerator, args.workdir, args.seed, args.output,
+                             models, args.tag)
         for model, figures in document["evaluation"]["models"].items():
             print(f"  {model}: " + ", ".join(f"{k} {v:.4g}" for k, v in _headline(figures).items()), flush=True)
 
