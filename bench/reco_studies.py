@@ -142,7 +142,7 @@ def cms_overlap(scale: str) -> Study:
         [ModelSpec("two-seed"), ModelSpec("overlap")],
         "two photons of 10-100 GeV each, 1-4 crystals apart on cms, 7x7 window around the hottest crystal",
         data_config=DataConfig(window=7),
-        training={"epochs": 60, "patience": 8, "batch_size": 256, "max_minutes": 4.0},
+        training={"epochs": 400, "patience": 30, "batch_size": 256, "max_minutes": 5.0},
     )
 
 

@@ -198,6 +198,7 @@ def quiet_lightning() -> Iterator[None]:
         warnings.simplefilter("ignore", PossibleUserWarning)
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
         warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")  # lightning 2.6 on torch 2.13
         for logger in loggers:
