@@ -139,9 +139,10 @@ def cms_overlap(scale: str) -> Study:
            "spread_shape": "uniform"}
     return Study(
         "cms", [gun], _scaled([10000], scale), "overlap",
-        [ModelSpec("two-seed"), ModelSpec("overlap")],
-        "two photons of 10-100 GeV each, 1-4 crystals apart on cms, 7x7 window around the hottest crystal",
-        data_config=DataConfig(window=7),
+        [ModelSpec("two-seed"), ModelSpec("overlap", inputs=RATIO)],
+        "two photons of 10-100 GeV each, 1-4 crystals apart on cms, 7x7 window around the hottest crystal; "
+        "the network reads each event's cell fractions and predicts each photon's share of the summed energy",
+        data_config=DataConfig(window=7, cell_transform="fraction"),
         training={"epochs": 400, "patience": 30, "batch_size": 256, "max_minutes": 5.0},
     )
 

@@ -893,7 +893,8 @@ _ModelConfigOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="Model config: 'width=16,dropout=0.2' or JSON (fields: calolab.reco.models)."),
 ]
-_TransformOption = Annotated[str, typer.Option(help="Cell transform: none, log1p, power:0.85.")]
+_TransformOption = Annotated[str, typer.Option(help="Cell transform: none, log1p, power:0.85, or fraction (each "
+                                                    "event's cells over their sum).")]
 _TargetOption = Annotated[str, typer.Option(help="Energy trained as log (log E), linear, or ratio (log of E over "
                                                  "the summed cell energy: the net learns the calibration factor).")]
 _ClassesOption = Annotated[

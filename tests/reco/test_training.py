@@ -184,3 +184,26 @@ def test_ratio_decoding_needs_the_energy_sum():
     np.testing.assert_allclose(decoded["energy"], [10e3 * np.exp(0.1), 20e3 * np.exp(1.1)], rtol=1e-6)
     with pytest.raises(ConfigError, match="energy_sum"):
         decode_outputs(outputs, np.zeros((2, 2)), standardizer, "ratio")
+
+
+def test_fraction_cells_and_photon_shares_round_trip():
+    import torch
+
+    from calolab.data.torch import Standardizer, apply_cell_transform
+    from calolab.reco.task import decode_outputs
+
+    cells = np.random.default_rng(2).exponential(1.0, (4, 2, 3, 3)).astype(np.float32)
+    fractions = apply_cell_transform(cells.copy(), "fraction")
+    np.testing.assert_allclose(fractions.sum(axis=(1, 2, 3)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(fractions * cells.sum(axis=(1, 2, 3))[:, None, None, None], cells, rtol=1e-5)
+    truth = {"energy": np.full(2, 30e3), "pdg": np.full(2, 22), "position": np.zeros((2, 2)), "theta": np.zeros(2),
+             "photon_position": np.array([[[1.0, 2.0], [5.0, 6.0]], [[0.0, 0.0], [3.0, 0.0]]]),
+             "photon_energy": np.array([[20e3, 10e3], [15e3, 12e3]])}
+    arrays = ShowerArrays({"ECAL": cells[:2]}, np.array([[25.0], [30.0]], dtype=np.float32), np.zeros((2, 2)), truth)
+    shares = arrays.targets("ratio")["photons"][:, :, 2]
+    np.testing.assert_allclose(shares, [[0.8, 0.4], [0.5, 0.4]])
+    identity = Standardizer({"photons": np.zeros(3)}, {"photons": np.ones(3)})
+    outputs = {"photons": torch.tensor(arrays.targets("ratio")["photons"][:, ::-1].copy())}  # reversed order
+    decoded = decode_outputs(outputs, np.zeros((2, 2)), identity, "ratio", arrays.energy_sum())
+    np.testing.assert_allclose(decoded["photon_energy"], truth["photon_energy"])  # sorted back, in MeV
+    np.testing.assert_allclose(decoded["photon_position"], truth["photon_position"])

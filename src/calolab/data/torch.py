@@ -54,10 +54,12 @@ class DataConfig(BaseModel):
 
     Attributes:
         signal: ``"raw"`` active energy or ``"digitized"`` readout signal (``calolab digitize``).
-        cell_transform: ``"none"``, ``"log1p"`` or ``"power:0.85"`` (E^0.85 on GeV cells).
+        cell_transform: ``"none"``, ``"log1p"``, ``"fraction"`` (each event's cells over their sum) or
+            ``"power:0.85"`` (E^0.85 on GeV cells).
         energy_target: train on ``"log"`` (log E/GeV), ``"linear"`` (E/GeV) or ``"ratio"`` (log of E over
             the summed cell energy of all sections: the network learns the calibration and leakage factor,
-            as the trees' ratio target does), then standardised.
+            as the trees' ratio target does; two-photon targets become each photon's share of that sum),
+            then standardised.
         classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
         window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
             (cluster and overlap networks); ``None`` keeps every section whole.
@@ -87,8 +89,8 @@ class DataConfig(BaseModel):
 
 
 def parse_cell_transform(text: str) -> tuple[str, float]:
-    """``"none"`` / ``"log1p"`` / ``"power:P"`` -> (kind, exponent)."""
-    if text in ("none", "log1p"):
+    """``"none"`` / ``"log1p"`` / ``"fraction"`` / ``"power:P"`` -> (kind, exponent)."""
+    if text in ("none", "log1p", "fraction"):
         return text, 1.0
     if text.startswith("power:"):
         try:
@@ -97,18 +99,26 @@ def parse_cell_transform(text: str) -> tuple[str, float]:
             exponent = float("nan")
         if exponent > 0:
             return "power", exponent
-    msg = f"cell_transform {text!r} is unknown: use 'none', 'log1p' or 'power:0.85' (a positive exponent)"
+    msg = (f"cell_transform {text!r} is unknown: use 'none', 'log1p', 'fraction' or 'power:0.85' (a positive "
+           f"exponent)")
     raise ConfigError(msg)
 
 
 def apply_cell_transform(cells_gev: np.ndarray, transform: str) -> np.ndarray:
-    """The cell transform applied to cell energies in GeV (in place on float32 arrays; negatives clipped to 0)."""
+    """The cell transform applied to cell energies in GeV (in place on float32 arrays; negatives clipped to 0).
+
+    ``fraction`` divides each event's cells ``(N, layers, y, x)`` by their sum, so the network sees the
+    shower's shape whatever its energy (the sums stay among the scalar inputs).
+    """
     kind, exponent = parse_cell_transform(transform)
     if kind == "none":
         return cells_gev
     np.maximum(cells_gev, 0.0, out=cells_gev)
     if kind == "log1p":
         return np.log1p(cells_gev, out=cells_gev)
+    if kind == "fraction":
+        total = cells_gev.sum(axis=tuple(range(1, cells_gev.ndim)), dtype=np.float64, keepdims=True)
+        return np.divide(cells_gev, np.maximum(total, 1e-12).astype(np.float32), out=cells_gev)
     return np.power(cells_gev, exponent, out=cells_gev)
 
 
@@ -156,8 +166,11 @@ class ShowerArrays:
             energy_value = np.log(energy / self.energy_sum())
         else:
             energy_value = np.log(energy) if energy_target == "log" else energy
-        photons = np.concatenate([self.truth["photon_position"] - self.seed[:, None, :],
-                                  self.truth["photon_energy"][..., None] / GEV], axis=2)
+        photon_energy = self.truth["photon_energy"] / GEV
+        if energy_target == "ratio":  # each photon's share of the summed cells
+            photon_energy = photon_energy / self.energy_sum()[:, None]
+        photons = np.concatenate([self.truth["photon_position"] - self.seed[:, None, :], photon_energy[..., None]],
+                                 axis=2)
         return {
             "energy": energy_value,
             "position": self.truth["position"] - self.seed,

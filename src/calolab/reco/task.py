@@ -148,5 +148,11 @@ def decode_outputs(outputs: Mapping[str, torch.Tensor], seed: np.ndarray, standa
         order = np.argsort(-photons[:, :, 2], axis=1, kind="stable")
         photons = np.take_along_axis(photons, order[:, :, None], axis=1)
         decoded["photon_position"] = photons[:, :, :2] + seed[:, None, :]
-        decoded["photon_energy"] = photons[:, :, 2] * GEV
+        share = photons[:, :, 2]
+        if energy_target == "ratio":
+            if energy_sum is None:
+                msg = "decoding the 'ratio' photon energies needs the events' summed cell energy (energy_sum)"
+                raise ConfigError(msg)
+            share = share * np.asarray(energy_sum, dtype=np.float64)[:, None]
+        decoded["photon_energy"] = share * GEV
     return decoded
