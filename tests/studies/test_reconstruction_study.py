@@ -39,8 +39,12 @@ def test_files_are_reused_and_a_changed_count_is_refused(sample, tmp_path) -> No
     stamps = [path.stat().st_mtime_ns for path in sample.files]
     assert simulate_files("cms", GUNS, [90, 60], folder, seed=3) == sample.files
     assert [path.stat().st_mtime_ns for path in sample.files] == stamps
-    with pytest.raises(DatasetError, match="holds 90 events, not 91"):
+    with pytest.raises(DatasetError, match="other events"):
         simulate_files("cms", GUNS, [91, 60], folder, seed=3)
+    with pytest.raises(DatasetError, match="other gun"):
+        simulate_files("cms", [{**GUNS[0], "energy": "5-60GeV"}, GUNS[1]], [90, 60], folder, seed=3)
+    with pytest.raises(DatasetError, match="other seed"):
+        simulate_files("cms", GUNS, [90, 60], folder, seed=4)
 
 
 def test_every_model_is_tested_on_the_same_events(sample, tmp_path) -> None:

@@ -142,11 +142,12 @@ def simulate_files(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Se
         progress: show the simulation's progress bar.
 
     Raises:
-        DatasetError: a file in ``workdir`` holds another number of events than asked (delete it or choose
-            another folder).
+        DatasetError: a file in ``workdir`` was made with another number of events, gun or seed than asked
+            (delete it or choose another folder).
     """
     from calolab.data.showerfile import ShowerFile
     from calolab.sim.campaign import Campaign
+    from calolab.sim.gun import make_gun
 
     counts = _counts(guns, n)
     folder = Path(workdir)
@@ -156,10 +157,15 @@ def simulate_files(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Se
         path = folder / f"{_gun_label(gun, k)}.h5"
         if path.exists():
             with ShowerFile(path) as showers:
-                if showers.n_events != count:
-                    msg = (f"{path} holds {showers.n_events} events, not {count}: delete it or choose another "
-                           f"work folder")
-                    raise DatasetError(msg)
+                stored = showers.metadata.get("gun")
+                made_with = (showers.n_events, None if stored is None else make_gun(stored).to_dict(),
+                             showers.metadata.get("seed"))  # the stored gun with today's defaults filled in
+            wanted = (count, make_gun(dict(gun)).to_dict(), seed + k)
+            if made_with != wanted:
+                what = ["events", "gun", "seed"][next(i for i in range(3) if made_with[i] != wanted[i])]
+                msg = (f"{path} was made with other {what} ({made_with[0]} events, seed {made_with[2]}) than asked "
+                       f"({count} events, seed {seed + k}): delete it or choose another work folder")
+                raise DatasetError(msg)
         else:
             if workers > 1:  # compile (or load) the transport kernels once here, not in every worker at once
                 Campaign(detector, dict(gun), 1, seed=seed + k).simulate()
