@@ -88,3 +88,19 @@ def test_other_detector_and_bad_options(tmp_path: Path, files: dict[str, Path]) 
     code, _, error = run("validate", "-r", str(files["reference"]), "-c", str(files["candidate"]), "-o",
                          str(tmp_path / "o"), "--threshold", "fast")
     assert isinstance(error, ConfigError) and code != 0
+
+
+def test_validate_with_a_closure_model(tmp_path: Path, files: dict[str, Path]) -> None:
+    code, output, error = run("train", "reco", "--data", str(files["reference"]), "--model", "dnn", "--task",
+                              "energy", "--epochs", "2", "--energy-target", "ratio", "-o", str(tmp_path / "dnn"),
+                              "--max-minutes", "1", "-q")
+    assert code == 0, (output, error)
+    code, output, error = run("validate", "--reference", str(files["reference"]), "--candidate",
+                              str(files["candidate"]), "-o", str(tmp_path / "report"), "--no-classifier",
+                              "--closure-model", str(tmp_path / "dnn"))
+    assert code == 0, (output, error)
+    assert "closure dnn energy_response" in output
+    figures = json.loads((tmp_path / "report" / "figures.json").read_text())
+    assert figures["closure"]["task"] == "energy"
+    assert "closure/dnn/energy_response" in figures["histograms"]
+    assert "energy_response" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
