@@ -122,7 +122,8 @@ def _cluster_study(scale: str, vertex: bool) -> Study:
     return Study(
         "cms", [gun], _scaled([12000], scale), "cluster",
         [ModelSpec("log-position"), ModelSpec("cluster", "cluster", inputs=RATIO),
-         ModelSpec("cluster", "cluster+position", inputs={**RATIO, "position_input": True})],
+         ModelSpec("cluster", "cluster+position", inputs={**RATIO, "position_input": True}),
+         *([ModelSpec("log-position", "log-position+depth", {"vertex_distance": 250.0})] if vertex else [])],
         "photons 2-200 GeV (log-uniform) over +-3 crystals of cms, 5x5 window around the hottest crystal" +
         (", flying from a vertex 250 mm before the face centre (0-14 deg incidence)" if vertex else
          ", normal incidence"),

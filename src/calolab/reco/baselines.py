@@ -53,6 +53,7 @@ from calolab.reco.baseline_core import (
 )
 from calolab.reco.clustering import (
     W0_POSITION,
+    DepthCorrection,
     SCurveCorrection,
     cluster_windows,
     log_weighted_position,
@@ -104,6 +105,9 @@ class PositionConfig(_Config):
     scurve: bool = Field(default=True, description="Apply the S-curve correction learned in fit.")
     bins: int = Field(default=20, ge=1)
     min_entries: int = Field(default=10, ge=1)
+    vertex_distance: float | None = Field(default=None, gt=0, description=(
+        "mm: showers fly from a vertex this far before the face (projective incidence); fit the depth "
+        "correction of the estimate (DepthCorrection). None: normal incidence."))
 
     @field_validator("window")
     @classmethod
@@ -311,19 +315,23 @@ class LogWeightedPosition(Baseline):
     """CMS log-weighted centre of gravity of the cluster window, with an optional S-curve correction.
 
     The table holds ``(lw_x, lw_y, seed_x, seed_y)`` mm: the log-weighted estimate and the centre of the
-    seed cell (:func:`calolab.reco.clustering.log_weighted_position`); :meth:`fit` learns the
-    :class:`~calolab.reco.clustering.SCurveCorrection` from true impact points ``(N, 2)`` mm.
+    seed cell (:func:`calolab.reco.clustering.log_weighted_position`), and ``energy`` (MeV, the section's
+    sum); :meth:`fit` learns the :class:`~calolab.reco.clustering.SCurveCorrection` from true impact points
+    ``(N, 2)`` mm, after the :class:`~calolab.reco.clustering.DepthCorrection` of projective incidence when
+    the config gives a ``vertex_distance``.
     """
 
     kind = "log-position"
     target = "position"
     config_class = PositionConfig
     NAMES = ("lw_x", "lw_y", "seed_x", "seed_y")
+    ENERGY = "energy"
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
         self.cell_size: tuple[float, float] | None = None
         self.correction: SCurveCorrection | None = None
+        self.depth: DepthCorrection | None = None
 
     def _section(self, detector: Any) -> Any:
         return detector.section(self.config.section) if self.config.section else detector.sections[0]
@@ -346,30 +354,48 @@ class LogWeightedPosition(Baseline):
         array = cells[section.name]
         estimate = log_weighted_position(array, x, y, w0=self.config.w0, window=self.config.window)
         seed = cluster_windows(array, x, y, 1)[3]
-        return np.concatenate([estimate, seed], axis=1), list(self.NAMES)
+        energy = array.sum(axis=tuple(range(1, array.ndim)), dtype=np.float64)[:, None]
+        return np.concatenate([estimate, seed, energy], axis=1), [*self.NAMES, self.ENERGY]
+
+    def _layout(self, X: np.ndarray) -> list[str]:
+        """Column names of an unnamed table: the table's own layout (4 columns: no energy)."""
+        return [*self.NAMES, self.ENERGY][:np.shape(X)[1]] if np.ndim(X) == 2 else list(self.NAMES)
+
+    def _estimate(self, X: np.ndarray, names: Sequence[str] | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (depth-corrected) estimate and the seed-cell centres, each ``(N, 2)`` mm."""
+        X = np.asarray(X, dtype=np.float64)
+        wanted = [*self.NAMES, self.ENERGY] if self.config.vertex_distance is not None else list(self.NAMES)
+        X = _take(X, _names(X, names or self._layout(X)), wanted, what)
+        estimate = X[:, :2] if self.depth is None else self.depth.apply(X[:, :2], X[:, 4])
+        return estimate, X[:, 2:4]
 
     def fit(self, X: np.ndarray, y: np.ndarray, names: Sequence[str] | None = None) -> LogWeightedPosition:
-        """Learn the S-curve from the table ``X`` (N, 4) and true impact points ``y`` (N, 2) mm."""
-        X = _take(np.asarray(X, dtype=np.float64), _names(np.asarray(X), names or self.NAMES), self.NAMES,
-                  "log-position fit")
+        """Learn the corrections from the table ``X`` (N, 5) and true impact points ``y`` (N, 2) mm."""
+        self.depth = None
+        if self.config.vertex_distance is not None:
+            raw = _take(np.asarray(X, dtype=np.float64), _names(np.asarray(X), names or self._layout(X)),
+                        [*self.NAMES, self.ENERGY], "log-position fit")
+            self.depth = DepthCorrection.fit(raw[:, :2], y, raw[:, 4], self.config.vertex_distance)
+        estimate, seed = self._estimate(X, names, "log-position fit")
         if self.config.scurve:
             if self.cell_size is None:
                 msg = "log-position: the cell size is unknown: build the table with table(cells, detector) first"
                 raise ConfigError(msg)
-            self.correction = SCurveCorrection.fit(X[:, :2], X[:, 2:], y, self.cell_size, bins=self.config.bins,
+            self.correction = SCurveCorrection.fit(estimate, seed, y, self.cell_size, bins=self.config.bins,
                                                    min_entries=self.config.min_entries)
         self.fitted = True
         return self
 
     def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
-        """Impact points (N, 2) mm (S-curve corrected when fitted with ``scurve``)."""
+        """Impact points (N, 2) mm (depth and S-curve corrected when fitted with them)."""
         self._check_fitted()
-        X = _take(np.asarray(X, dtype=np.float64), _names(np.asarray(X), names or self.NAMES), self.NAMES,
-                  "log-position predict")
-        return X[:, :2] if self.correction is None else self.correction.apply(X[:, :2], X[:, 2:])
+        estimate, seed = self._estimate(X, names, "log-position predict")
+        return estimate if self.correction is None else self.correction.apply(estimate, seed)
 
     def summary(self) -> str:
         text = f"w0 {self.config.w0:g}, {self.config.window}x{self.config.window} window"
+        if self.depth is not None:
+            text += f", depth {self.depth.a:.1f} + {self.depth.b:.1f} ln(E/GeV) mm"
         if self.correction is not None:
             largest = float(np.abs(self.correction.shift).max())
             text += f", S-curve correction up to {largest:.3f} cells"
@@ -381,11 +407,13 @@ class LogWeightedPosition(Baseline):
 
     def _state(self) -> dict[str, Any]:
         return {"cell_size": self.cell_size,
-                "correction": None if self.correction is None else self.correction.to_dict()}
+                "correction": None if self.correction is None else self.correction.to_dict(),
+                "depth": None if self.depth is None else self.depth.to_dict()}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         self.cell_size = None if state["cell_size"] is None else tuple(state["cell_size"])  # type: ignore[assignment]
         self.correction = None if state["correction"] is None else SCurveCorrection.from_dict(state["correction"])
+        self.depth = None if state.get("depth") is None else DepthCorrection.from_dict(state["depth"])
 
 # ---------------------------------------------------------------- overlapping photons
 

@@ -35,6 +35,7 @@ from calolab.errors import ConfigError
 
 __all__ = [
     "W0_POSITION",
+    "DepthCorrection",
     "SCurveCorrection",
     "centre_of_gravity",
     "cluster_windows",
@@ -279,6 +280,69 @@ def split_two_photons(cells: np.ndarray, centres_x: np.ndarray, centres_y: np.nd
         position[part], energy[part] = _split_block(lateral[part], cx, cy, float(profile_length), float(w0),
                                                     int(iterations), int(search_window), float(min_fraction))
     return position, energy
+
+
+@dataclass(frozen=True)
+class DepthCorrection:
+    """Projective incidence: the depth shift of a shower that flies from a vertex before the face.
+
+    A particle from a point vertex ``vertex_distance`` (L) before the face meets the face at ``x`` and
+    reaches depth ``z`` at ``x (1 + z / L)``. The cluster's centre of gravity sits at the shower's
+    energy-weighted depth, which grows like the depth of the shower maximum, ``d(E) = a + b ln(E / GeV)``
+    (PDG: t_max = ln(E / E_c) - 0.5 radiation lengths); the estimate is divided by ``1 + d(E) / L``.
+
+    Attributes:
+        vertex_distance: L, mm.
+        a: depth at 1 GeV, mm.
+        b: depth per e-fold of energy, mm.
+    """
+
+    vertex_distance: float
+    a: float
+    b: float
+
+    def depth(self, energy_mev: np.ndarray) -> np.ndarray:
+        """The fitted depth ``d(E)``, mm, of showers of (deposited) energy ``energy_mev``."""
+        return self.a + self.b * np.log(np.maximum(np.asarray(energy_mev, dtype=np.float64), 1.0) / 1000.0)
+
+    def apply(self, estimate: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
+        """Impact points ``(N, 2)`` mm on the face, from estimates ``(N, 2)`` mm and cluster energies ``(N,)`` MeV."""
+        scale = 1.0 + self.depth(energy_mev) / self.vertex_distance
+        return np.asarray(estimate, dtype=np.float64).reshape(-1, 2) / scale[:, None]
+
+    @classmethod
+    def fit(cls, estimate: np.ndarray, truth: np.ndarray, energy_mev: np.ndarray,
+            vertex_distance: float) -> DepthCorrection:
+        """Least squares of ``estimate - truth = truth (a + b ln E) / L`` over both axes of training showers.
+
+        Raises:
+            ConfigError: a non-positive vertex distance, mismatched shapes or fewer than 2 usable showers.
+        """
+        if not vertex_distance > 0:
+            msg = f"vertex_distance must be > 0 mm, got {vertex_distance!r}"
+            raise ConfigError(msg)
+        estimate, truth = (np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (estimate, truth))
+        energy = np.asarray(energy_mev, dtype=np.float64).reshape(-1)
+        if not len(estimate) == len(truth) == len(energy):
+            msg = (f"DepthCorrection.fit: estimate, truth and energy need the same number of showers, got "
+                   f"{len(estimate)}, {len(truth)}, {len(energy)}")
+            raise ConfigError(msg)
+        good = np.all(np.isfinite(estimate), axis=1) & np.all(np.isfinite(truth), axis=1) & (energy > 0)
+        if good.sum() < 2:
+            msg = f"DepthCorrection.fit needs at least 2 showers with finite positions and energy, got {good.sum()}"
+            raise ConfigError(msg)
+        log_energy = np.log(energy[good] / 1000.0)[:, None]
+        lever = truth[good] / vertex_distance  # (n, 2)
+        design = np.stack([lever.ravel(), (lever * log_energy).ravel()], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, (estimate[good] - truth[good]).ravel(), rcond=None)
+        return cls(float(vertex_distance), float(a), float(b))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"vertex_distance": self.vertex_distance, "a": self.a, "b": self.b}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DepthCorrection:
+        return cls(float(data["vertex_distance"]), float(data["a"]), float(data["b"]))
 
 
 @dataclass
