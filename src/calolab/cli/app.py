@@ -1,0 +1,31 @@
+"""The typer application, its consoles and the entry point that turns library errors into one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from calolab.errors import CalolabError
+
+__all__ = ["app", "console", "error_console", "main"]
+
+app = typer.Typer(
+    name="calolab",
+    help="Calorimeter physics and ML toolkit: materials, detectors, shower Monte Carlo, datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+error_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: run the app and turn library errors into one clear line and exit code 2."""
+    try:
+        app()
+    except CalolabError as error:
+        error_console.print(f"[bold red]error:[/] {error}")
+        sys.exit(2)
