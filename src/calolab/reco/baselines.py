@@ -52,7 +52,7 @@ from calolab.reco.baseline_core import (
     _take,
 )
 from calolab.reco.cluster_baselines import LogWeightedPosition, PositionConfig, TwoSeedConfig, TwoSeedSplit
-from calolab.reco.predictions import Predictions
+from calolab.reco.predictions import Predictions, prediction_truth
 from calolab.reco.trees import BDTParticleID, XGBoostEnergy
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "XGBoostEnergy",
     "file_table",
     "fit_file",
+    "fit_target",
     "load_baseline",
     "make_baseline",
     "predict_file",
@@ -378,6 +379,15 @@ def file_table(model: Baseline, data: str | os.PathLike[str], signal: str = "raw
     return np.concatenate(tables), names, truth, info
 
 
+def fit_target(truth: Mapping[str, np.ndarray], target: str) -> np.ndarray:
+    """What a baseline of ``target`` is fitted to, from per-event truth (:func:`read_truth`): energy MeV
+    (``energy``), PDG code (``pid``), impact point (N, 2) mm (``position``) or the two leading primaries
+    ``(N, 2, 3)`` ``[x mm, y mm, E MeV]`` (``photons``)."""
+    if target == "photons":
+        return np.concatenate([truth["photon_position"], truth["photon_energy"][:, :, None]], axis=2)
+    return truth[{"energy": "energy", "pid": "pdg", "position": "position"}[target]]
+
+
 def fit_file(model: Baseline, data: str | os.PathLike[str], *, signal: str = "raw", max_events: int | None = None,
              chunk: int = 256) -> Baseline:
     """Fit ``model`` on a shower file: its target truth per event.
@@ -389,11 +399,7 @@ def fit_file(model: Baseline, data: str | os.PathLike[str], *, signal: str = "ra
         DatasetError: a missing or foreign file, no events, no digitised signal when asked for.
     """
     X, names, truth, info = file_table(model, data, signal, max_events, chunk)
-    if model.target == "photons":
-        target = np.concatenate([truth["photon_position"], truth["photon_energy"][:, :, None]], axis=2)
-    else:
-        target = {"energy": truth["energy"], "pid": truth["pdg"], "position": truth["position"]}[model.target]
-    model.fit(X, target, names)
+    model.fit(X, fit_target(truth, model.target), names)
     model.meta.update(info)
     return model
 
@@ -427,11 +433,8 @@ def predict_file(model: Baseline, data: str | os.PathLike[str], *, signal: str |
         msg = (f"{data} has sections {info['shapes']} but the {model.kind} model was fitted on {trained}: "
                f"predict on files of the training detector")
         raise DatasetError(msg)
-    if model.target == "photons":
-        truth["position"] = truth["photon_position"]
-    else:
-        truth = {key: value for key, value in truth.items() if not key.startswith("photon_")}
     predicted, classes = model.predicted_fields(X, names)
-    return Predictions(model=name or model.kind, truth=truth, predicted=predicted, classes=classes,
+    return Predictions(model=name or model.kind, truth=prediction_truth(truth, model.target == "photons"),
+                       predicted=predicted, classes=classes,
                        attrs={"model_path": str(model_path), "data": str(data), "task": model.target,
                               "signal": signal, "n_events": info["n_events"]})

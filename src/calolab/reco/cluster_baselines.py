@@ -79,7 +79,41 @@ class TwoSeedConfig(_Config):
 
 # ---------------------------------------------------------------- position
 
-class LogWeightedPosition(Baseline):
+class _ClusterBaseline(Baseline):
+    """A baseline on one section's cell grid; it remembers the cell pitch it was fitted on."""
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.cell_size: tuple[float, float] | None = None
+
+    def _section(self, detector: Any) -> Any:
+        return detector.section(self.config.section) if self.config.section else detector.sections[0]
+
+    def sections(self, detector: Any) -> list[str]:
+        return [self._section(detector).name]
+
+    def _grid(self, cells: Mapping[str, np.ndarray], detector: Any,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+        """The section's cells and its cell centres x, y (mm) and pitch (mm); refuses another pitch.
+
+        Raises:
+            ConfigError: ``cells`` lacks the section.
+            DatasetError: the section's cells differ from those the model was fitted on.
+        """
+        section = self._section(detector)
+        if section.name not in cells:
+            msg = f"{self.kind} needs the cells of section {section.name!r}, got {list(cells)}"
+            raise ConfigError(msg)
+        size = (float(section.cell_size_x), float(section.cell_size_y))
+        if self.cell_size is not None and not np.allclose(size, self.cell_size):
+            msg = (f"section {section.name!r} has {size[0]:g} x {size[1]:g} mm cells but the model was fitted on "
+                   f"{self.cell_size[0]:g} x {self.cell_size[1]:g} mm: use a file of the training detector")
+            raise DatasetError(msg)
+        self.cell_size = size
+        return cells[section.name], section.cell_centres_x(), section.cell_centres_y(), size
+
+
+class LogWeightedPosition(_ClusterBaseline):
     """CMS log-weighted centre of gravity of the cluster window, with an optional S-curve correction.
 
     The table holds ``(lw_x, lw_y, seed_x, seed_y)`` mm: the log-weighted estimate and the centre of the
@@ -97,29 +131,11 @@ class LogWeightedPosition(Baseline):
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
-        self.cell_size: tuple[float, float] | None = None
         self.correction: SCurveCorrection | None = None
         self.depth: DepthCorrection | None = None
 
-    def _section(self, detector: Any) -> Any:
-        return detector.section(self.config.section) if self.config.section else detector.sections[0]
-
-    def sections(self, detector: Any) -> list[str]:
-        return [self._section(detector).name]
-
     def table(self, cells: Mapping[str, np.ndarray], detector: Any) -> tuple[np.ndarray, list[str]]:
-        section = self._section(detector)
-        if section.name not in cells:
-            msg = f"log-position needs the cells of section {section.name!r}, got {list(cells)}"
-            raise ConfigError(msg)
-        size = (float(section.cell_size_x), float(section.cell_size_y))
-        if self.cell_size is not None and not np.allclose(size, self.cell_size):
-            msg = (f"section {section.name!r} has {size[0]:g} x {size[1]:g} mm cells but the model was fitted on "
-                   f"{self.cell_size[0]:g} x {self.cell_size[1]:g} mm: use a file of the training detector")
-            raise DatasetError(msg)
-        self.cell_size = size
-        x, y = section.cell_centres_x(), section.cell_centres_y()
-        array = cells[section.name]
+        array, x, y, _ = self._grid(cells, detector)
         estimate = log_weighted_position(array, x, y, w0=self.config.w0, window=self.config.window)
         seed = cluster_windows(array, x, y, 1)[3]
         energy = array.sum(axis=tuple(range(1, array.ndim)), dtype=np.float64)[:, None]
@@ -185,7 +201,7 @@ class LogWeightedPosition(Baseline):
 
 # ---------------------------------------------------------------- overlapping photons
 
-class TwoSeedSplit(Baseline):
+class TwoSeedSplit(_ClusterBaseline):
     """Two overlapping photons in one cluster by shower-shape splitting, tuned on simulated pairs.
 
     :func:`calolab.reco.clustering.split_two_photons` shares the section's cells between two seeds with an
@@ -209,7 +225,6 @@ class TwoSeedSplit(Baseline):
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
-        self.cell_size: tuple[float, float] | None = None
         self.profile_length = math.nan  # cells, set by fit
         self.energy_scale = 1.0
         self.rms_mm: dict[str, float] = {}
@@ -222,29 +237,13 @@ class TwoSeedSplit(Baseline):
     def _all_names(self) -> list[str]:
         return [name for length in self.config.profile_lengths for name in self.column_names(length)]
 
-    def _section(self, detector: Any) -> Any:
-        return detector.section(self.config.section) if self.config.section else detector.sections[0]
-
-    def sections(self, detector: Any) -> list[str]:
-        return [self._section(detector).name]
-
     def table(self, cells: Mapping[str, np.ndarray], detector: Any) -> tuple[np.ndarray, list[str]]:
-        section = self._section(detector)
-        if section.name not in cells:
-            msg = f"two-seed needs the cells of section {section.name!r}, got {list(cells)}"
-            raise ConfigError(msg)
-        size = (float(section.cell_size_x), float(section.cell_size_y))
-        if self.cell_size is not None and not np.allclose(size, self.cell_size):
-            msg = (f"section {section.name!r} has {size[0]:g} x {size[1]:g} mm cells but the model was fitted on "
-                   f"{self.cell_size[0]:g} x {self.cell_size[1]:g} mm: use a file of the training detector")
-            raise DatasetError(msg)
-        self.cell_size = size
-        x, y = section.cell_centres_x(), section.cell_centres_y()
+        array, x, y, size = self._grid(cells, detector)
         pitch = 0.5 * (size[0] + size[1])
         columns = []
         for length in self.config.profile_lengths:
             position, energy = split_two_photons(
-                cells[section.name], x, y, profile_length=length * pitch, w0=self.config.w0,
+                array, x, y, profile_length=length * pitch, w0=self.config.w0,
                 iterations=self.config.iterations, search_window=self.config.search_window,
                 min_fraction=self.config.min_fraction)
             columns.append(np.concatenate([position.reshape(-1, 4), energy], axis=1))

@@ -13,7 +13,7 @@ from typing import Any
 
 from calolab.data.torch import ShowerArrays, ShowerDataset, load_showers
 from calolab.errors import DatasetError
-from calolab.reco.predictions import Predictions, write_predictions
+from calolab.reco.predictions import Predictions, prediction_truth, write_predictions
 from calolab.reco.task import RecoTask
 
 __all__ = ["load_task", "predict_file", "predictions_for", "predictions_for_arrays"]
@@ -75,12 +75,9 @@ def predictions_for_arrays(task: RecoTask, arrays: ShowerArrays, *, name: str | 
     predicted = predict_dataset(task, dataset, batch_size)
     if "photon_position" in predicted:
         predicted["position"] = predicted["photon_position"]
-    truth = {key: value for key, value in arrays.truth.items()
-             if task.task_name == "overlap" or not key.startswith("photon_")}
-    if task.task_name == "overlap":  # the evaluation compares (N, 2, 2) positions, as for the two-seed split
-        truth["position"] = truth["photon_position"]
     return Predictions(
-        model=name or str(task.hparams["model"]), truth=truth, predicted=predicted,
+        model=name or str(task.hparams["model"]), truth=prediction_truth(arrays.truth, task.task_name == "overlap"),
+        predicted=predicted,
         classes=task.classes if "pid_score" in predicted else (),
         attrs={**(attrs or {}), "task": task.task_name, "n_events": len(arrays)},
     )

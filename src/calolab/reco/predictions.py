@@ -19,6 +19,7 @@ predictions file, so the evaluation compares any set of models side by side. HDF
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from calolab import __version__
 from calolab.data.atomic import atomic_path
 from calolab.errors import DatasetError
 
-__all__ = ["Predictions", "write_predictions", "read_predictions"]
+__all__ = ["Predictions", "prediction_truth", "write_predictions", "read_predictions"]
 
 
 @dataclass
@@ -71,6 +72,19 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.truth["energy"])
+
+
+def prediction_truth(truth: Mapping[str, np.ndarray], photons: bool) -> dict[str, np.ndarray]:
+    """The truth a model's predictions keep (a new dict).
+
+    ``photon_position`` / ``photon_energy`` stay only for a two-photon model (``photons``), whose truth
+    ``position`` becomes the photons' (N, 2, 2): the layout :func:`calolab.evaluate.overlap_performance`
+    compares with the predicted ``position``. Every other model drops them.
+    """
+    kept = {key: value for key, value in truth.items() if photons or not key.startswith("photon_")}
+    if photons:
+        kept["position"] = kept["photon_position"]
+    return kept
 
 
 def write_predictions(path: str | os.PathLike[str], predictions: Predictions, *, overwrite: bool = False) -> Path:

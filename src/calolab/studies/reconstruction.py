@@ -26,8 +26,8 @@ import numpy as np
 from calolab.data.torch import DataConfig, ShowerArrays, load_showers, split_indices
 from calolab.errors import ConfigError, DatasetError
 from calolab.evaluate import Evaluation, evaluate_models
-from calolab.reco.baselines import BASELINES, file_table, make_baseline
-from calolab.reco.predictions import Predictions
+from calolab.reco.baselines import BASELINES, file_table, fit_target, make_baseline
+from calolab.reco.predictions import Predictions, prediction_truth
 
 __all__ = ["Sample", "ModelSpec", "Comparison", "simulate_files", "simulate_sample", "compare_models",
            "write_comparison"]
@@ -205,24 +205,6 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
     return Sample(arrays, features, names, config, files, rows, source)
 
 
-def _truth(sample: Sample, index: np.ndarray, photons: bool) -> dict[str, np.ndarray]:
-    """The test events' truth; a two-photon model's true positions are the photons' ``(N, 2, 2)``."""
-    truth = {key: value[index] for key, value in sample.arrays.truth.items()
-             if photons or not key.startswith("photon_")}
-    if photons:
-        truth["position"] = truth["photon_position"]
-    return truth
-
-
-def _fit_target(sample: Sample, target: str) -> np.ndarray:
-    """What a baseline of ``target`` is fitted to: energy (MeV), PDG code, impact point (mm) or photons
-    ``(N, 2, 3)`` (x mm, y mm, E MeV)."""
-    truth = sample.arrays.truth
-    if target == "photons":
-        return np.concatenate([truth["photon_position"], truth["photon_energy"][..., None]], axis=2)
-    return truth[{"energy": "energy", "pid": "pdg", "position": "position"}[target]]
-
-
 def _baseline_table(model: Any, sample: Sample) -> tuple[np.ndarray, list[str]]:
     """The baseline's input table for every event of the sample."""
     from calolab.reco.baseline_core import _FeatureBaseline
@@ -239,10 +221,11 @@ def _fit_baseline(spec: ModelSpec, sample: Sample, fit_index: np.ndarray, test_i
     model = make_baseline(spec.kind, **dict(spec.options))
     start = time.perf_counter()
     X, names = _baseline_table(model, sample)
-    model.fit(X[fit_index], _fit_target(sample, model.target)[fit_index], names)
+    model.fit(X[fit_index], fit_target(sample.arrays.truth, model.target)[fit_index], names)
     seconds = time.perf_counter() - start
     predicted, classes = model.predicted_fields(X[test_index], names)
-    truth = _truth(sample, test_index, model.target == "photons")
+    truth = prediction_truth({key: value[test_index] for key, value in sample.arrays.truth.items()},
+                             model.target == "photons")
     predictions = Predictions(spec.label, truth, predicted, classes,
                               attrs={"model_path": "", "data": ",".join(map(str, sample.files)),
                                      "task": model.target, "n_events": int(test_index.size)})
