@@ -110,12 +110,36 @@ def test_linked_images_resolve_relative_to_the_page(tmp_path: Path, result: Vali
     assert "<title>&lt;b&gt;x&lt;/b&gt;</title>" in html and html.count("<img ") == 1
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
-                    reason="no headless Chromium on this machine")
-def test_report_renders_in_headless_chromium(tmp_path: Path, report: Path) -> None:
-    page = report
-    shot = tmp_path / "shot.png"
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1200,3000", page.as_uri()], check=True, timeout=60, capture_output=True)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _screenshot(page: Path, shot: Path, profile: Path) -> np.ndarray:
+    """RGB pixels of ``page`` rendered by headless Chromium (flags as for a machine with no network)."""
+    from PIL import Image
+
+    assert CHROMIUM is not None
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                    f"--screenshot={shot}", "--window-size=1200,12000", page.as_uri()],
+                   check=True, timeout=120, capture_output=True)
     assert shot.read_bytes()[:8] == PNG_MAGIC
+    with Image.open(shot) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def _coloured_fraction(pixels: np.ndarray) -> float:
+    """Share of pixels with a saturated colour: plot lines and fills; the page's text and tables are grey."""
+    return float(np.mean(pixels.max(axis=2) - pixels.min(axis=2) > 0.3))  # 0.005 measured with the figures
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (Debian package chromium)")
+def test_report_renders_in_headless_chromium_with_its_plots(tmp_path: Path, report: Path) -> None:
+    """The browser draws the embedded figures: the rendered page holds coloured plot pixels, and the same
+    page with its images taken out holds none."""
+    html = report.read_text(encoding="utf-8")
+    bare = tmp_path / "bare.html"
+    bare.write_text(html.replace('src="data:image/png', 'data-removed="data:image/png'), encoding="utf-8")
+    with_plots = _coloured_fraction(_screenshot(report, tmp_path / "shot.png", tmp_path / "profile"))
+    without = _coloured_fraction(_screenshot(bare, tmp_path / "bare.png", tmp_path / "profile"))
+    assert without < 2e-4  # measured: 0.00005 (the links' blue)
+    assert with_plots > 0.001, f"{with_plots:.4f} of the page is coloured: the figures did not render"
