@@ -50,6 +50,22 @@ def test_photon_pair_loss_is_permutation_invariant():
     assert photon_pair_loss(target + 1.0, target).item() == pytest.approx(1.0)
 
 
+def test_photon_pair_loss_weights_positions_against_energies():
+    target = torch.zeros(1, 2, 3)
+    position_off = target.clone()
+    position_off[0, 0, 0] = 1.0  # one x wrong by 1: 1/6 of the elements
+    energy_off = target.clone()
+    energy_off[0, 1, 2] = 1.0  # one E wrong by 1
+    # weights (10, 10, 1) -> (30, 30, 3) / 21 per element
+    assert photon_pair_loss(position_off, target, 10.0, 1.0).item() == pytest.approx(30 / 21 / 6)
+    assert photon_pair_loss(energy_off, target, 10.0, 1.0).item() == pytest.approx(3 / 21 / 6)
+    assert photon_pair_loss(position_off, target).item() == pytest.approx(1 / 6)  # equal weights: plain MSE
+    # the ordering follows the weighted error: swapping the photons costs the smaller weighted sum
+    predicted = torch.tensor([[[0.0, 0.0, 1.0], [2.0, 0.0, 0.0]]])
+    truth = torch.tensor([[[0.0, 0.0, 0.0], [2.0, 0.0, 1.0]]])  # right positions, energies swapped
+    assert photon_pair_loss(predicted, truth, 10.0, 1.0).item() == pytest.approx(2 * 3 / 21 / 6)
+
+
 def test_multitask_loss_weights_and_unknown_labels():
     outputs = {"logits": torch.tensor([[2.0, 0.0], [0.0, 2.0]]), "energy": torch.tensor([1.0, 1.0])}
     batch = {"label": torch.tensor([0, -1]), "energy": torch.tensor([0.0, 0.0])}

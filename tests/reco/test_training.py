@@ -103,8 +103,9 @@ def test_cli_train_predict_round_trip(electrons, photons, tmp_path):
     out = tmp_path / "run"
     code, output, error = run("train", "reco", "--data", str(electrons), "--data", str(photons), "--model", "dnn",
                               "--model-config", "width=8", "--task", "pid+energy", "--epochs", "2",
-                              "--batch-size", "64", "--seed", "3", "-o", str(out), "-q")
+                              "--batch-size", "64", "--seed", "3", "--augment", "flips", "-o", str(out), "-q")
     assert code == 0, (output, error)
+    assert json.loads((out / "config.json").read_text())["augment"] == "flips"
     assert "test accuracy" in output and "best checkpoint" in output
     code, output, error = run("predict", "--model", str(out / "best.ckpt"), "--data", str(photons),
                               "-o", str(tmp_path / "pred.h5"))
@@ -120,7 +121,7 @@ def test_cli_train_predict_round_trip(electrons, photons, tmp_path):
 def test_cluster_model_predicts_absolute_positions(electrons, tmp_path):
     config = TrainConfig.make(data=[electrons], model="cluster", model_options={"width": 4, "dense": 16},
                               task="cluster", epochs=2, batch_size=64, output=tmp_path / "cl", progress=False,
-                              logger="none", inputs={"position_input": True})
+                              logger="none", inputs={"position_input": True}, augment="dihedral")
     result = train_reco(config)
     assert {"position_rms", "energy_resolution"} <= set(result.metrics)
     task = load_task(result.output)
@@ -149,6 +150,9 @@ def test_errors_name_the_fix(electrons, tmp_path):
                                     inputs={"max_events": 50}, progress=False))
     with pytest.raises(ConfigError, match="epochs"):
         TrainConfig.make(data=[electrons], epochs=0)
+    with pytest.raises(ConfigError, match="odd --window"):
+        train_reco(TrainConfig.make(data=[electrons], model="cluster", task="cluster", epochs=1, augment="flips",
+                                    inputs={"window": 4, "max_events": 50}, output=tmp_path / "w", progress=False))
     code, output, _ = run("predict", "--model", str(tmp_path / "none.ckpt"), "--data", str(electrons), "-o",
                           str(tmp_path / "p.h5"))
     assert code != 0

@@ -211,7 +211,7 @@ def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_siz
                  output: Path, logger: str, signal: str, max_events: int | None, model_config: str | None,
                  cell_transform: str, energy_target: str, classes: str | None, window: int | None,
                  position_input: bool, patience: int, loss_weights: str | None, accelerator: str,
-                 overwrite: bool, quiet: bool, max_minutes: float | None = None) -> object:
+                 overwrite: bool, quiet: bool, max_minutes: float | None = None, augment: str = "none") -> object:
     from calolab.reco.train import TrainConfig
 
     inputs = {"signal": signal, "cell_transform": cell_transform, "energy_target": energy_target,
@@ -222,7 +222,7 @@ def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_siz
         data=data, model=model, model_options=_key_values(model_config, "--model-config"), task=task,
         inputs=inputs, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output,
         logger=logger, accelerator=accelerator, loss_weights=_key_values(loss_weights, "--loss-weights"),
-        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes,
+        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes, augment=augment,
     )
 
 
@@ -252,6 +252,9 @@ _PositionOption = Annotated[bool, typer.Option(help="Give the network the seed c
 _WeightsOption = Annotated[
     Optional[str], typer.Option(help="Loss weights of the heads: 'pid=1,energy=0.5'.")  # noqa: UP045
 ]
+_AugmentOption = Annotated[str, typer.Option(help="Show training events mirrored at random: none, flips (x and y "
+                                                  "mirrors) or dihedral (also x<->y, square cells). Only for a "
+                                                  "detector and sample symmetric about the axis.")]
 
 
 @train_app.command("reco")
@@ -275,6 +278,7 @@ def train_reco_command(
     position_input: _PositionOption = False,
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
     loss_weights: _WeightsOption = None,
+    augment: _AugmentOption = "none",
     accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
     max_minutes: Annotated[
         Optional[float], typer.Option(help="Wall-time budget of the fit, minutes (the best checkpoint is kept).")  # noqa: UP045
@@ -293,7 +297,7 @@ def train_reco_command(
 
     config = _reco_config(data, model, task, epochs, batch_size, lr, seed, output, logger, signal, max_events,
                           model_config, cell_transform, energy_target, classes, window, position_input, patience,
-                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes)
+                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes, augment=augment)
     result = train_reco(config)  # type: ignore[arg-type]
     for line in result.summary_lines():
         error_console.print(line)
@@ -397,6 +401,7 @@ def scan_command(
     position_input: _PositionOption = False,
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience per trial.")] = 3,
     loss_weights: _WeightsOption = None,
+    augment: _AugmentOption = "none",
 ) -> None:
     """Optuna scan of the learning rate, width and dropout of a network; prints the best trial.
 
@@ -409,7 +414,7 @@ def scan_command(
 
     base = _reco_config(data, model, task, epochs, batch_size, 1e-3, seed, output / "trial", "csv", signal,
                         max_events, model_config, cell_transform, energy_target, classes, window, position_input,
-                        patience, loss_weights, "cpu", True, True)
+                        patience, loss_weights, "cpu", True, True, augment=augment)
     result = run_scan(base, trials, output)  # type: ignore[arg-type]
     for trial in result.trials:
         params = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())

@@ -31,6 +31,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from calolab.data.augment import Augmentation, GridSymmetry, check_augmentation
 from calolab.errors import ConfigError, DatasetError
 
 __all__ = [
@@ -133,12 +134,14 @@ class ShowerArrays:
         truth: per-event truth: ``energy`` (MeV), ``pdg``, ``position`` (N, 2) mm, ``theta`` rad,
             ``photon_position`` (N, 2, 2) mm and ``photon_energy`` (N, 2) MeV (first two transported
             particles, by falling energy; NaN when absent), and the file's 1-d ``/truth`` arrays.
+        cell_sizes: section -> cell pitch ``(x, y)``, mm, where known (what :mod:`calolab.data.augment` checks).
     """
 
     cells: dict[str, np.ndarray]
     totals: np.ndarray
     seed: np.ndarray
     truth: dict[str, np.ndarray] = field(default_factory=dict)
+    cell_sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.totals.shape[0])
@@ -181,7 +184,8 @@ class ShowerArrays:
         """The events ``index`` (an index array or a boolean mask), copied."""
         return ShowerArrays(cells={name: array[index] for name, array in self.cells.items()},
                             totals=self.totals[index], seed=self.seed[index],
-                            truth={key: value[index] for key, value in self.truth.items()})
+                            truth={key: value[index] for key, value in self.truth.items()},
+                            cell_sizes=dict(self.cell_sizes))
 
     @staticmethod
     def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
@@ -195,6 +199,7 @@ class ShowerArrays:
             totals=np.concatenate([p.totals for p in parts]),
             seed=np.concatenate([p.seed for p in parts]),
             truth={key: np.concatenate([p.truth[key] for p in parts]) for key in parts[0].truth if key in common},
+            cell_sizes=dict(parts[0].cell_sizes),
         )
 
 
@@ -268,7 +273,9 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
             array = showers._rows(showers._file[f"truth/{key}"], slice(0, n))  # one /truth array, no cells
             if array.ndim == 1 and array.dtype.kind in "iuf":
                 truth[key] = array
-    return ShowerArrays(cells, totals, seed, truth)
+        cell_sizes = {name: (float(showers.detector.section(name).cell_size_x),
+                             float(showers.detector.section(name).cell_size_y)) for name in sections}
+    return ShowerArrays(cells, totals, seed, truth, cell_sizes)
 
 
 def load_showers(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -367,32 +374,44 @@ class ShowerDataset(Dataset):
         classes: PDG codes of the PID classes.
         config: the data config (energy target, position input).
         indices: the events of this split (default: all).
+        augment: mirror each batch's events at random (training only; :mod:`calolab.data.augment`).
     """
 
     def __init__(self, arrays: ShowerArrays, standardizer: Standardizer, classes: Sequence[int],
-                 config: DataConfig, indices: np.ndarray | None = None) -> None:
+                 config: DataConfig, indices: np.ndarray | None = None, augment: GridSymmetry | None = None) -> None:
         self.arrays = arrays
         self.indices = np.arange(len(arrays)) if indices is None else np.asarray(indices, dtype=np.int64)
-        scalars = standardizer.transform("scalars", arrays.scalars(config.position_input))
+        scalars = arrays.scalars(config.position_input)
         targets = arrays.targets(config.energy_target)
+        self.augment = augment
+        if augment is None:  # standardised once
+            scalars = standardizer.transform("scalars", scalars)
+            targets = {key: np.nan_to_num(standardizer.transform(key, value)) for key, value in targets.items()}
+        else:  # kept in mm and GeV: each batch is mirrored, then standardised
+            self._mean = {key: torch.from_numpy(value.astype(np.float32)) for key, value in standardizer.mean.items()}
+            self._std = {key: torch.from_numpy(value.astype(np.float32)) for key, value in standardizer.std.items()}
         self._scalars = torch.from_numpy(scalars.astype(np.float32))
-        self._targets = {key: torch.from_numpy(np.nan_to_num(standardizer.transform(key, value)).astype(np.float32))
-                         for key, value in targets.items()}
+        self._targets = {key: torch.from_numpy(value.astype(np.float32)) for key, value in targets.items()}
         self._labels = torch.from_numpy(class_labels(arrays.truth["pdg"], classes))
         self._cells = {name: torch.from_numpy(array) for name, array in arrays.cells.items()}
+
+    def _standardised(self, key: str, value: torch.Tensor) -> torch.Tensor:
+        return torch.nan_to_num((value - self._mean[key]) / self._std[key], nan=0.0)
 
     def __len__(self) -> int:
         return int(self.indices.size)
 
     def __getitem__(self, item: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
         rows = torch.from_numpy(np.atleast_1d(self.indices[np.asarray(item)]))
-        batch: dict[str, Any] = {
-            "cells": {name: cells[rows].unsqueeze(1) for name, cells in self._cells.items()},
-            "scalars": self._scalars[rows],
-            "label": self._labels[rows],
-            "index": rows,
-            **{key: target[rows] for key, target in self._targets.items()},
-        }
+        cells = {name: cells[rows].unsqueeze(1) for name, cells in self._cells.items()}
+        scalars = self._scalars[rows]
+        targets = {key: target[rows] for key, target in self._targets.items()}
+        if self.augment is not None:
+            cells, scalars, targets = self.augment(cells, scalars, targets)
+            scalars = self._standardised("scalars", scalars)
+            targets = {key: self._standardised(key, value) for key, value in targets.items()}
+        batch: dict[str, Any] = {"cells": cells, "scalars": scalars, "label": self._labels[rows], "index": rows,
+                                 **targets}
         if np.ndim(item) == 0:
             batch = {key: ({k: v[0] for k, v in value.items()} if isinstance(value, dict) else value[0])
                      for key, value in batch.items()}
@@ -416,6 +435,8 @@ class ShowerDataModule(L.LightningDataModule):
         seed: seed of the split and of the shuffling.
         val_fraction, test_fraction: shares of the events.
         arrays: events already in memory (synthetic tests, benchmarks) instead of ``paths``.
+        augment: symmetry augmentation of the training split: ``"none"``, ``"flips"`` or ``"dihedral"``
+            (:mod:`calolab.data.augment`); validation and test events are never changed.
 
     After :meth:`setup`: ``arrays``, ``train_index``/``val_index``/``test_index``, ``standardizer``,
     ``classes`` and ``input_shapes`` (section -> (layers, y, x)) and ``n_scalars``.
@@ -423,7 +444,7 @@ class ShowerDataModule(L.LightningDataModule):
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]] | None = None, config: DataConfig | None = None, *,
                  batch_size: int = 256, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                 arrays: ShowerArrays | None = None) -> None:
+                 arrays: ShowerArrays | None = None, augment: Augmentation = "none") -> None:
         super().__init__()
         if (paths is None) == (arrays is None):
             msg = "give either shower file paths or in-memory arrays to ShowerDataModule"
@@ -437,6 +458,7 @@ class ShowerDataModule(L.LightningDataModule):
         self.seed = seed
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.arrays = arrays
+        self.augment = augment
         self.standardizer: Standardizer | None = None
         self._ready = False
 
@@ -455,7 +477,13 @@ class ShowerDataModule(L.LightningDataModule):
         self.standardizer = Standardizer.fit({"scalars": scalars, **targets})
         self.input_shapes = arrays.shapes
         self.n_scalars = int(scalars.shape[1])
-        self._datasets = {name: ShowerDataset(arrays, self.standardizer, self.classes, self.config, index)
+        check_augmentation(self.augment, arrays.shapes, self.config.window, arrays.cell_sizes)
+        symmetry = None
+        if self.augment != "none":
+            columns = (self.n_scalars - 2, self.n_scalars - 1) if self.config.position_input else None
+            symmetry = GridSymmetry(self.augment, columns, seed=self.seed)
+        self._datasets = {name: ShowerDataset(arrays, self.standardizer, self.classes, self.config, index,
+                                              symmetry if name == "train" else None)
                           for name, index in (("train", self.train_index), ("val", self.val_index),
                                               ("test", self.test_index))}
         self._ready = True

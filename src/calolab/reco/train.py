@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from calolab.data.augment import Augmentation
 from calolab.data.torch import DataConfig, ShowerArrays, ShowerDataModule, batch_loader
 from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.reco.models import LossWeights
@@ -58,6 +59,9 @@ class TrainConfig(BaseModel):
         seed: seed of the split, the shuffling and the initial weights.
         val_fraction, test_fraction: shares of the events held out.
         loss_weights: weights of the heads' losses (``pid+energy``).
+        augment: show each training event mirrored at random: ``"none"`` (default), ``"flips"`` (x and y
+            mirrors) or ``"dihedral"`` (also x <-> y; square cells). Only for a detector and sample symmetric
+            about the axis (:mod:`calolab.data.augment`).
         output: the run folder (created).
         logger: ``csv`` (default), ``tensorboard``, ``wandb``, ``mlflow`` or ``none``.
         accelerator: ``cpu`` (default) or anything Lightning takes (``auto``, ``gpu``).
@@ -83,6 +87,7 @@ class TrainConfig(BaseModel):
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.15, ge=0, lt=1)
     loss_weights: LossWeights = Field(default_factory=LossWeights)
+    augment: Augmentation = "none"
     output: Path = Path("runs/reco")
     logger: Literal["csv", "tensorboard", "wandb", "mlflow", "none"] = "csv"
     accelerator: str = "cpu"
@@ -316,7 +321,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     L.seed_everything(config.seed, verbose=False)
     datamodule = ShowerDataModule(None if arrays is not None else config.data, data_config,
                                   batch_size=config.batch_size, seed=config.seed, val_fraction=config.val_fraction,
-                                  test_fraction=config.test_fraction, arrays=arrays)
+                                  test_fraction=config.test_fraction, arrays=arrays, augment=config.augment)
     datamodule.setup()
     check_task(config.task, datamodule.classes)
     assert datamodule.standardizer is not None  # set by setup()
