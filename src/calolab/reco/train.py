@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from calolab.data.augment import Augmentation
+from calolab.data.augment import Augmentation, check_augmentation
 from calolab.data.torch import DataConfig, ShowerArrays, ShowerDataModule, batch_loader
 from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.reco.models import LossWeights
@@ -314,10 +314,11 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     if arrays is None and not config.data:
         msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
         raise ConfigError(msg)
+    data_config = config.data_config()
+    check_augmentation(config.augment, {}, data_config.window)  # the grid's shape is checked once it is read
     output = Path(config.output)
     _prepare_output(output, config.overwrite)
     logger = make_logger(config.logger, output, output.name)
-    data_config = config.data_config()
     L.seed_everything(config.seed, verbose=False)
     datamodule = ShowerDataModule(None if arrays is not None else config.data, data_config,
                                   batch_size=config.batch_size, seed=config.seed, val_fraction=config.val_fraction,
