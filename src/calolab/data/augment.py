@@ -4,8 +4,9 @@ A calorimeter whose cells and sample are symmetric about the shower axis gives t
 shower mirrored in x (``x -> -x``), mirrored in y, or, with square cells on a square grid, with x and y
 swapped. Showing each training event in a random one of those images multiplies the distinct events a
 network sees by 4 (``"flips"``) or 8 (``"dihedral"``: the eight symmetries of a square), as image
-networks are trained with flips -- the cluster and overlap networks, which learn positions from a few
-thousand events, gain most.
+networks are trained with flips. Measured on the cms studies (``bench/reco_studies.py``): the cluster
+network's position resolution went from 0.420 to 0.412 mm on 12000 photons; the overlap network did
+not gain (3.56 vs 3.33 mm).
 
 Every image is applied alike to the cells (the last two axes, ``y`` and ``x``), to the position
 targets (``position`` and the photons' ``x, y``, mm relative to the window's seed cell, or to the
