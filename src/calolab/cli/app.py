@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from calolab.errors import CalolabError
 
-__all__ = ["app", "console", "error_console", "main"]
+__all__ = ["app", "console", "error_console", "main", "StyleOption"]
 
 app = typer.Typer(
     name="calolab",
@@ -20,6 +21,12 @@ app = typer.Typer(
 )
 console = Console()
 error_console = Console(stderr=True)
+
+#: the ``--style`` option of every command that draws plots
+StyleOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
+]
 
 
 def main() -> None:

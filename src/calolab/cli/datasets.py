@@ -7,7 +7,7 @@ from typing import Annotated, Optional  # noqa: F401,UP035  (typer needs Optiona
 
 import typer
 
-from calolab.cli.app import app, console, error_console  # noqa: F401
+from calolab.cli.app import StyleOption, app, console, error_console  # noqa: F401
 
 # ---------------------------------------------------------------- dataset commands (inspect, show)
 # (section owned by data/showerfile.py + plots.py)
@@ -113,10 +113,7 @@ def show_command(
         Optional[Path],  # noqa: UP045  (typer needs Optional at run time)
         typer.Option("--output", "-o", help="PNG to write; default <file stem>_event<N>.png beside FILE."),
     ] = None,
-    style: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="mplhep style (ATLAS, CMS, LHCb2, ROOT); matplotlib's default when not given."),
-    ] = None,
+    style: StyleOption = None,
 ) -> None:
     """Draw one event: per-layer transverse energy maps of every section and the longitudinal profile.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional  # noqa: F401,UP035  (typer needs Optiona
 
 import typer
 
-from calolab.cli.app import app, console, error_console  # noqa: F401
+from calolab.cli.app import StyleOption, app, console, error_console  # noqa: F401
 
 # ---------------------------------------------------------------- generate command
 # (section owned by gen/)
@@ -101,10 +101,7 @@ def validate_command(
         typer.Option(help="A trained reconstruction network (calolab train reco run folder or best.ckpt) to "
                           "run on both files: the closure test compares its energy response and PID scores."),
     ] = None,
-    style: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
-    ] = None,
+    style: StyleOption = None,
 ) -> None:
     """Compare a candidate shower file with a reference: physics observables, classifier test, FPD/KPD.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional  # noqa: F401,UP035  (typer needs Optiona
 
 import typer
 
-from calolab.cli.app import app, console, error_console  # noqa: F401
+from calolab.cli.app import StyleOption, app, console, error_console  # noqa: F401
 
 # ---------------------------------------------------------------- evaluate command
 # (section owned by evaluate/ + performance_plots.py)
@@ -84,10 +84,7 @@ def evaluate_command(
         Optional[str],  # noqa: UP045
         typer.Option(help="Hold the noise term b of the resolution fit at this energy: '0GeV' (default: fitted)."),
     ] = None,
-    style: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="mplhep style of the plots: CMS, ATLAS, LHCb2, ROOT (default: matplotlib's)."),
-    ] = None,
+    style: StyleOption = None,
 ) -> None:
     """Compare reconstruction models side by side: energy resolution, particle ID, position resolution.
 

@@ -273,8 +273,9 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
             array = showers._rows(showers._file[f"truth/{key}"], slice(0, n))  # one /truth array, no cells
             if array.ndim == 1 and array.dtype.kind in "iuf":
                 truth[key] = array
-        cell_sizes = {name: (float(showers.detector.section(name).cell_size_x),
-                             float(showers.detector.section(name).cell_size_y)) for name in sections}
+        detector = showers.detector  # rebuilt from the stored TOML at each access: once here
+        cell_sizes = {name: (float(detector.section(name).cell_size_x), float(detector.section(name).cell_size_y))
+                      for name in sections}
     return ShowerArrays(cells, totals, seed, truth, cell_sizes)
 
 
