@@ -94,7 +94,7 @@ def clic_gamma_pi0(scale: str) -> Study:
         "gamma vs pi0 -> gamma gamma with opening angle < 0.01 rad, 50-200 GeV, clic; the pi0 decays 1.5 m "
         "before the ECAL (as at a collider), so its photons arrive 1.5 m x angle apart (4-15 mm, 1-3 pads)",
         # the networks read a 15 x 15 pad (76 mm) window of the ECAL at full resolution: the DNN's pooling of
-        # the whole 51 x 51 face to 32 x 32 blurred the 2-15 mm between the photons away (AUC 0.629 -> 0.990
+        # the whole 51 x 51 face to 32 x 32 blurred the 2-15 mm between the photons away (AUC 0.629 -> 0.9999
         # on the 1200 + 1200 CPU sample)
         data_config=DataConfig(window=15),
         evaluation={"signal": 22, "background": [111]},
