@@ -134,8 +134,9 @@ def _cluster_study(scale: str, vertex: bool) -> Study:
         data_config=DataConfig(window=5, cell_transform="fraction"),
         evaluation={"cell_size_mm": 22.0},
         # the energy loss (ratio target) is mostly irreducible leakage noise: weight the position head up. Not
-        # too far: at 100 (energy ignored) the 48k-event run gave 0.478 mm instead of 0.396 mm at 10 -- learning
-        # the leakage, which depends on where the photon hit the crystal, helps the shared layers
+        # too far: at 100 (energy ignored) the 48k-event run, then with dropout 0.1, gave 0.478 mm instead of
+        # 0.396 mm at 10 -- learning the leakage, which depends on where the photon hit the crystal, helps the
+        # shared layers
         # batch 128: 0.333 mm against 0.348 mm at 256 (both without dropout, the cluster net's default)
         training={"epochs": 400, "patience": 30, "batch_size": 128, "max_minutes": 12.0,
                   "loss_weights": {"position": 10.0}, "augment": "dihedral"},

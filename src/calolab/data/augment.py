@@ -22,7 +22,7 @@ cell, or a whole section (calolab's sections are centred on the detector axis). 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -31,6 +31,7 @@ from calolab.errors import ConfigError
 __all__ = ["Augmentation", "GridSymmetry", "check_augmentation"]
 
 Augmentation = Literal["none", "flips", "dihedral"]
+MIRRORING = tuple(name for name in get_args(Augmentation) if name != "none")  # the ones that move events
 
 
 def check_augmentation(augment: str, shapes: Mapping[str, tuple[int, int, int]], window: int | None,
@@ -47,7 +48,7 @@ def check_augmentation(augment: str, shapes: Mapping[str, tuple[int, int, int]],
         ConfigError: an unknown name; an even window (its seed cell is not the centre); ``"dihedral"``
             on a grid that is not square or on cells that are not.
     """
-    if augment not in ("none", "flips", "dihedral"):
+    if augment not in get_args(Augmentation):
         msg = f"augment {augment!r} is unknown: use 'none', 'flips' (x and y mirrors) or 'dihedral' (also x <-> y)"
         raise ConfigError(msg)
     if augment == "none":
@@ -76,7 +77,7 @@ class GridSymmetry:
     """
 
     def __init__(self, augment: Augmentation, position_columns: tuple[int, int] | None = None, seed: int = 0) -> None:
-        if augment not in ("flips", "dihedral"):
+        if augment not in MIRRORING:
             msg = f"GridSymmetry needs augment 'flips' or 'dihedral', got {augment!r}"
             raise ConfigError(msg)
         self.swap = augment == "dihedral"

@@ -274,8 +274,8 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
             if array.ndim == 1 and array.dtype.kind in "iuf":
                 truth[key] = array
         detector = showers.detector  # rebuilt from the stored TOML at each access: once here
-        cell_sizes = {name: (float(detector.section(name).cell_size_x), float(detector.section(name).cell_size_y))
-                      for name in sections}
+        cell_sizes = {section.name: (float(section.cell_size_x), float(section.cell_size_y))
+                      for section in map(detector.section, sections)}
     return ShowerArrays(cells, totals, seed, truth, cell_sizes)
 
 
