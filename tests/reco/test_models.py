@@ -7,7 +7,7 @@ import torch
 
 from calolab.errors import ConfigError
 from calolab.reco.models import InputShapes, get_model, heads_for_task, list_models, multitask_loss
-from calolab.reco.models.heads import LossWeights, photon_pair_loss
+from calolab.reco.models.heads import LossWeights, photon_pair_loss, squared_error
 
 # a cms-like crystal matrix (1 layer) and a small two-section sampling calorimeter
 SHAPES = [InputShapes({"ECAL": (1, 11, 11)}, 1), InputShapes({"ECAL": (8, 12, 12), "HCAL": (6, 5, 5)}, 4)]
@@ -73,6 +73,24 @@ def test_multitask_loss_weights_and_unknown_labels():
     assert parts["energy"].item() == pytest.approx(1.0)
     assert parts["pid"].item() == pytest.approx(torch.log(1 + torch.exp(torch.tensor(-2.0))).item())  # label -1 ignored
     assert total.item() == pytest.approx(2.0)
+
+
+def test_huber_form_is_square_in_the_core_and_linear_in_the_tails():
+    target = torch.zeros(4)
+    predicted = torch.tensor([0.02, -0.05, 0.5, -3.0])
+    # delta 0.05: 0.02^2 and 0.05^2 unchanged; beyond, 2 * 0.05 * |e| - 0.05^2
+    expected = torch.tensor([0.0004, 0.0025, 0.1 * 0.5 - 0.0025, 0.1 * 3.0 - 0.0025])
+    torch.testing.assert_close(squared_error(predicted, target, 0.05), expected)
+    torch.testing.assert_close(squared_error(predicted, target), predicted ** 2)
+    outputs, batch = {"position": torch.tensor([[3.0, 0.0]])}, {"position": torch.zeros(1, 2)}
+    _, mse = multitask_loss(outputs, batch, LossWeights())
+    _, huber = multitask_loss(outputs, batch, LossWeights(), huber_delta=0.1)
+    assert mse["position"].item() == pytest.approx(4.5) and huber["position"].item() == pytest.approx((0.6 - 0.01) / 2)
+    # the pair loss: one photon 2 off in x, delta 0.5 -> (2 * 0.5 * 2 - 0.25) / 6 elements
+    pair = torch.zeros(1, 2, 3)
+    off = pair.clone()
+    off[0, 0, 0] = 2.0
+    assert photon_pair_loss(off, pair, huber_delta=0.5).item() == pytest.approx(1.75 / 6)
 
 
 def test_registry_errors_name_the_choices():

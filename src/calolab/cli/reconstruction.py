@@ -208,18 +208,19 @@ def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_siz
                  output: Path, logger: str, signal: str, max_events: int | None, model_config: str | None,
                  cell_transform: str, energy_target: str, classes: str | None, window: int | None,
                  position_input: bool, patience: int, loss_weights: str | None, accelerator: str,
-                 overwrite: bool, quiet: bool, max_minutes: float | None = None, augment: str = "none") -> object:
+                 overwrite: bool, quiet: bool, max_minutes: float | None = None, augment: str = "none",
+                 start_from: str = "none", huber_delta: float | None = None) -> object:
     from calolab.reco.train import TrainConfig
 
     inputs = {"signal": signal, "cell_transform": cell_transform, "energy_target": energy_target,
-              "window": window, "position_input": position_input, "max_events": max_events}
+              "window": window, "position_input": position_input, "max_events": max_events, "start_from": start_from}
     if classes:
         inputs["classes"] = [int(c) for c in classes.split(",") if c.strip()]
     return TrainConfig.make(
         data=data, model=model, model_options=_key_values(model_config, "--model-config"), task=task,
         inputs=inputs, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output,
         logger=logger, accelerator=accelerator, loss_weights=_key_values(loss_weights, "--loss-weights"),
-        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes, augment=augment,
+        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes, augment=augment, huber_delta=huber_delta,
     )
 
 
@@ -246,6 +247,9 @@ _WindowOption = Annotated[
     typer.Option(min=1, help="Crop an NxN cell window around the hottest cell (cluster/overlap default 5)."),
 ]
 _PositionOption = Annotated[bool, typer.Option(help="Give the network the seed cell's absolute x, y.")]
+_StartOption = Annotated[str, typer.Option(help="Overlap task: 'two-seed' makes the network correct the classical "
+                                                "two-seed split (it reads the split's photons and adds to them); "
+                                                "'none' predicts the photons alone.")]
 _WeightsOption = Annotated[
     Optional[str], typer.Option(help="Loss weights of the heads: 'pid=1,energy=0.5'.")  # noqa: UP045
 ]
@@ -273,8 +277,14 @@ def train_reco_command(
     classes: _ClassesOption = None,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
+    start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
     loss_weights: _WeightsOption = None,
+    huber_delta: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Regression losses squared up to this error (standardised units), linear beyond (Huber): "
+                          "the few events a --start-from split got badly wrong do not dominate."),
+    ] = None,
     augment: _AugmentOption = "none",
     accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
     max_minutes: Annotated[
@@ -294,7 +304,8 @@ def train_reco_command(
 
     config = _reco_config(data, model, task, epochs, batch_size, lr, seed, output, logger, signal, max_events,
                           model_config, cell_transform, energy_target, classes, window, position_input, patience,
-                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes, augment=augment)
+                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes, augment=augment,
+                          start_from=start_from, huber_delta=huber_delta)
     result = train_reco(config)  # type: ignore[arg-type]
     for line in result.summary_lines():
         error_console.print(line)
@@ -396,6 +407,7 @@ def scan_command(
     classes: _ClassesOption = None,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
+    start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience per trial.")] = 3,
     loss_weights: _WeightsOption = None,
     augment: _AugmentOption = "none",
@@ -411,7 +423,7 @@ def scan_command(
 
     base = _reco_config(data, model, task, epochs, batch_size, 1e-3, seed, output / "trial", "csv", signal,
                         max_events, model_config, cell_transform, energy_target, classes, window, position_input,
-                        patience, loss_weights, "cpu", True, True, augment=augment)
+                        patience, loss_weights, "cpu", True, True, augment=augment, start_from=start_from)
     result = run_scan(base, trials, output)  # type: ignore[arg-type]
     for trial in result.trials:
         params = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())

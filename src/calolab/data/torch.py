@@ -9,6 +9,7 @@ preallocated float32 arrays) and wraps them. One event gives::
     label           ()  int64      index of the event's PDG code in the class list (-1: not in it)
     position        (2,) float32   standardised impact point x, y (mm; relative to the window's seed cell)
     photons         (2, 3) float32 standardised (x, y, E / GeV) of the event's first two photons (overlaps)
+    start           (2, 3) float32 the two-seed split's photons, standardised as ``photons`` (``start_from``)
 
 The standardisation (:class:`Standardizer`) is fitted on the training split only and travels with the
 model, so predictions on another file use the training statistics.
@@ -48,6 +49,7 @@ __all__ = [
 GEV = 1000.0  # MeV per GeV
 MIN_ENERGY_SUM = 1e-3  # GeV: the floor of an event's summed energy for the ``ratio`` energy target
 TARGET_KEYS = ("energy", "position", "photons")
+_STANDARDISED_AS = {"start": "photons"}  # the two-seed start is standardised with the photons' statistics
 
 
 class DataConfig(BaseModel):
@@ -66,6 +68,12 @@ class DataConfig(BaseModel):
             (cluster and overlap networks); ``None`` keeps every section whole.
         window_section: the section to crop (default: the first).
         position_input: add the seed cell's absolute x, y (mm) to the scalar inputs.
+        start_from: ``"two-seed"``: the overlap network starts from the classical two-seed split
+            (:func:`calolab.reco.clustering.split_two_photons` on the whole ``window_section``, before the
+            window is cut) and learns corrections to it: it reads the split's two photons as inputs and
+            adds its outputs to them. ``"none"`` (default): the network predicts the photons alone.
+        split_profile_length: the split's lateral profile length, in cells of the section (on cms photon
+            pairs 0.2 gives the narrowest core, 0.15 the smallest rms).
         max_events: read at most this many events per file.
         chunk: events read at a time.
     """
@@ -79,6 +87,8 @@ class DataConfig(BaseModel):
     window: int | None = Field(default=None, ge=1)
     window_section: str | None = None
     position_input: bool = False
+    start_from: Literal["none", "two-seed"] = "none"
+    split_profile_length: float = Field(default=0.2, gt=0)
     max_events: int | None = Field(default=None, ge=1)
     chunk: int = Field(default=4096, ge=1)
 
@@ -135,6 +145,8 @@ class ShowerArrays:
             ``photon_position`` (N, 2, 2) mm and ``photon_energy`` (N, 2) MeV (first two transported
             particles, by falling energy; NaN when absent), and the file's 1-d ``/truth`` arrays.
         cell_sizes: section -> cell pitch ``(x, y)``, mm, where known (what :mod:`calolab.data.augment` checks).
+        start: ``(N, 2, 3)`` the two-seed split's photons ``[x mm, y mm, E MeV]`` (absolute positions,
+            deposited energies, by falling energy), or ``None`` (``DataConfig.start_from``).
     """
 
     cells: dict[str, np.ndarray]
@@ -142,6 +154,7 @@ class ShowerArrays:
     seed: np.ndarray
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     cell_sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
+    start: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.totals.shape[0])
@@ -169,23 +182,36 @@ class ShowerArrays:
             energy_value = np.log(energy / self.energy_sum())
         else:
             energy_value = np.log(energy) if energy_target == "log" else energy
-        photon_energy = self.truth["photon_energy"] / GEV
-        if energy_target == "ratio":  # each photon's share of the summed cells
-            photon_energy = photon_energy / self.energy_sum()[:, None]
-        photons = np.concatenate([self.truth["photon_position"] - self.seed[:, None, :], photon_energy[..., None]],
-                                 axis=2)
         return {
             "energy": energy_value,
             "position": self.truth["position"] - self.seed,
-            "photons": photons,
+            "photons": self._photon_targets(self.truth["photon_position"], self.truth["photon_energy"], energy_target),
         }
+
+    def start_targets(self, energy_target: str) -> np.ndarray:
+        """``(N, 2, 3)`` the two-seed split's photons in the units of the ``photons`` target.
+
+        Raises:
+            DatasetError: the arrays were read without ``start_from``.
+        """
+        if self.start is None:
+            msg = "these events were read without a two-seed start: read them with DataConfig(start_from='two-seed')"
+            raise DatasetError(msg)
+        return self._photon_targets(self.start[:, :, :2], self.start[:, :, 2], energy_target)
+
+    def _photon_targets(self, position: np.ndarray, energy_mev: np.ndarray, energy_target: str) -> np.ndarray:
+        """``(N, 2, 3)``: x, y relative to the seed (mm) and E / GeV (``ratio``: the share of the summed cells)."""
+        energy = energy_mev / GEV
+        if energy_target == "ratio":
+            energy = energy / self.energy_sum()[:, None]
+        return np.concatenate([position - self.seed[:, None, :], energy[..., None]], axis=2)
 
     def subset(self, index: np.ndarray) -> ShowerArrays:
         """The events ``index`` (an index array or a boolean mask), copied."""
         return ShowerArrays(cells={name: array[index] for name, array in self.cells.items()},
                             totals=self.totals[index], seed=self.seed[index],
                             truth={key: value[index] for key, value in self.truth.items()},
-                            cell_sizes=dict(self.cell_sizes))
+                            cell_sizes=dict(self.cell_sizes), start=None if self.start is None else self.start[index])
 
     @staticmethod
     def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
@@ -200,6 +226,7 @@ class ShowerArrays:
             seed=np.concatenate([p.seed for p in parts]),
             truth={key: np.concatenate([p.truth[key] for p in parts]) for key in parts[0].truth if key in common},
             cell_sizes=dict(parts[0].cell_sizes),
+            start=None if any(p.start is None for p in parts) else np.concatenate([p.start for p in parts]),  # type: ignore[misc]
         )
 
 
@@ -234,13 +261,15 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
             raise DatasetError(msg)
         sections = list(showers.sections)
         centres: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if config.window is not None:
+        if config.window is not None or config.start_from != "none":
             name = config.window_section or sections[0]
             if name not in sections:
                 msg = f"window_section {name!r} is not a section of {showers.path}: choose one of {sections}"
                 raise ConfigError(msg)
             section = showers.detector.section(name)
             centres[name] = (section.cell_centres_x(), section.cell_centres_y())
+            split_length_mm = config.split_profile_length * 0.5 * (section.cell_size_x + section.cell_size_y)
+        if config.window is not None:
             sections = [name]
             shapes = {name: (showers.shape(name)[0], config.window, config.window)}
         else:
@@ -248,13 +277,16 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
         cells = {name: np.empty((n, *shape), dtype=np.float32) for name, shape in shapes.items()}
         totals = np.empty((n, len(sections)), dtype=np.float32)
         seed = np.zeros((n, 2))
-        for start in range(0, n, config.chunk):
-            part = slice(start, min(start + config.chunk, n))
+        start_photons = np.zeros((n, 2, 3)) if config.start_from != "none" else None
+        for first in range(0, n, config.chunk):
+            part = slice(first, min(first + config.chunk, n))
             for k, name in enumerate(sections):
                 raw = showers.digitized(name, part) if config.signal == "digitized" else showers.energy(name, part)
                 raw = raw.astype(np.float32, copy=False) / np.float32(GEV)
-                if name in centres:
-                    raw, seed[part] = _window(raw, config.window, *centres[name])  # type: ignore[arg-type]
+                if start_photons is not None and name in centres:  # the split sees the whole section
+                    start_photons[part] = _two_seed_start(raw, *centres[name], split_length_mm)
+                if name in centres and config.window is not None:
+                    raw, seed[part] = _window(raw, config.window, *centres[name])
                 totals[part, k] = raw.sum(axis=(1, 2, 3), dtype=np.float64)
                 cells[name][part] = apply_cell_transform(raw, config.cell_transform)
         primaries = showers.primaries(slice(0, n))
@@ -276,7 +308,16 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
         detector = showers.detector  # rebuilt from the stored TOML at each access: once here
         cell_sizes = {section.name: (float(section.cell_size_x), float(section.cell_size_y))
                       for section in map(detector.section, sections)}
-    return ShowerArrays(cells, totals, seed, truth, cell_sizes)
+    return ShowerArrays(cells, totals, seed, truth, cell_sizes, start_photons)
+
+
+def _two_seed_start(cells_gev: np.ndarray, centres_x: np.ndarray, centres_y: np.ndarray, profile_length_mm: float,
+                    ) -> np.ndarray:
+    """``(N, 2, 3)`` ``[x mm, y mm, E MeV]`` of the two-seed split of one section's cells (GeV)."""
+    from calolab.reco.clustering import split_two_photons
+
+    position, energy = split_two_photons(cells_gev, centres_x, centres_y, profile_length=profile_length_mm)
+    return np.concatenate([position, (energy * GEV)[..., None]], axis=2)
 
 
 def load_showers(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -384,13 +425,18 @@ class ShowerDataset(Dataset):
         self.indices = np.arange(len(arrays)) if indices is None else np.asarray(indices, dtype=np.int64)
         scalars = arrays.scalars(config.position_input)
         targets = arrays.targets(config.energy_target)
+        if config.start_from != "none":  # not a target: an input the network corrects, in the photons' units
+            targets["start"] = arrays.start_targets(config.energy_target)
         self.augment = augment
         if augment is None:  # standardised once
             scalars = standardizer.transform("scalars", scalars)
-            targets = {key: np.nan_to_num(standardizer.transform(key, value)) for key, value in targets.items()}
+            targets = {key: np.nan_to_num(standardizer.transform(_STANDARDISED_AS.get(key, key), value))
+                       for key, value in targets.items()}
         else:  # kept in mm and GeV: each batch is mirrored, then standardised
             self._mean = {key: torch.from_numpy(value.astype(np.float32)) for key, value in standardizer.mean.items()}
             self._std = {key: torch.from_numpy(value.astype(np.float32)) for key, value in standardizer.std.items()}
+            for key, like in _STANDARDISED_AS.items():
+                self._mean[key], self._std[key] = self._mean[like], self._std[like]
         self._scalars = torch.from_numpy(scalars.astype(np.float32))
         self._targets = {key: torch.from_numpy(value.astype(np.float32)) for key, value in targets.items()}
         self._labels = torch.from_numpy(class_labels(arrays.truth["pdg"], classes))

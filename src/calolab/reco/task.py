@@ -29,10 +29,11 @@ from calolab.errors import ConfigError
 from calolab.reco.models import InputShapes, LossWeights, get_model, heads_for_task, multitask_loss
 from calolab.reco.models.heads import TASK_HEADS
 
-__all__ = ["RecoTask", "TASKS", "decode_outputs"]
+__all__ = ["RecoTask", "TASKS", "check_start", "decode_outputs"]
 
 #: the task names
 TASKS = tuple(TASK_HEADS)
+START_INPUTS = 6  # a two-seed start's x, y, E of two photons, read among the scalar inputs
 
 
 def check_task(task: str, classes: Sequence[int]) -> None:
@@ -46,8 +47,20 @@ def check_task(task: str, classes: Sequence[int]) -> None:
         raise ConfigError(msg)
 
 
+def check_start(config: DataConfig, task: str) -> None:
+    """Refuse a two-seed start (``start_from``) outside the two-photon task."""
+    if config.start_from != "none" and task != "overlap":
+        msg = (f"start_from {config.start_from!r} gives the network two photons to correct, which only the "
+               f"'overlap' task predicts (got task {task!r}): drop start_from or train --task overlap")
+        raise ConfigError(msg)
+
+
 class RecoTask(L.LightningModule):
     """A reconstruction network trained on one task.
+
+    With ``data_config.start_from = "two-seed"`` (task ``overlap``) the network corrects the classical
+    two-seed split: it reads the split's photons among its scalar inputs and its photon outputs are added
+    to them (in standardised units), starting from zero corrections.
 
     Args:
         model: network name (``dnn``, ``cnn``, ``inception``, ``cluster``, ``overlap``).
@@ -60,11 +73,13 @@ class RecoTask(L.LightningModule):
         loss_weights: :class:`LossWeights` fields.
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
+        huber_delta: regression losses in Huber form from this error on (standardised units); ``None``: MSE.
     """
 
     def __init__(self, model: str, model_config: Mapping[str, Any], input_shapes: Mapping[str, Any], task: str,
                  classes: Sequence[int], standardizer: Mapping[str, Any], data_config: Mapping[str, Any],
-                 loss_weights: Mapping[str, Any] | None = None, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+                 loss_weights: Mapping[str, Any] | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+                 huber_delta: float | None = None) -> None:
         super().__init__()
         check_task(task, classes)
         if not lr > 0:
@@ -73,18 +88,38 @@ class RecoTask(L.LightningModule):
         self.save_hyperparameters()
         self.task_name = task
         self.classes = tuple(int(c) for c in classes)
-        self.shapes = InputShapes.from_dict(input_shapes)
-        self.net = get_model(model, model_config, self.shapes, heads_for_task(task, len(self.classes)))
-        self.weights = LossWeights(**dict(loss_weights or {}))
-        self.standardizer = Standardizer.from_dict(standardizer)
         self.data_config = DataConfig(**dict(data_config))
+        check_start(self.data_config, task)
+        self.shapes = InputShapes.from_dict(input_shapes)
+        self.starts = self.data_config.start_from != "none"
+        net_shapes = InputShapes(self.shapes.sections, self.shapes.n_scalars + START_INPUTS * self.starts)
+        self.net = get_model(model, model_config, net_shapes, heads_for_task(task, len(self.classes)))
+        if self.starts:  # zero corrections at first: the untrained network *is* the two-seed split
+            last = self.net.head.heads["photons"][-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+        self.weights = LossWeights(**dict(loss_weights or {}))
+        if huber_delta is not None and not huber_delta > 0:
+            msg = f"huber_delta = {huber_delta}: give a positive error (standardised units, e.g. 0.05) or None"
+            raise ConfigError(msg)
+        self.huber_delta = huber_delta
+        self.standardizer = Standardizer.from_dict(standardizer)
 
-    def forward(self, cells: Mapping[str, torch.Tensor], scalars: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.net(cells, scalars)
+    def forward(self, cells: Mapping[str, torch.Tensor], scalars: torch.Tensor,
+                start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The network's outputs (standardised); with a two-seed ``start`` (B, 2, 3) the photons are the start
+        plus the network's corrections, and the network reads the start among its scalar inputs."""
+        if not self.starts:
+            return self.net(cells, scalars)
+        if start is None:
+            msg = "this network corrects a two-seed start (data_config.start_from): pass the batch's 'start'"
+            raise ConfigError(msg)
+        outputs = self.net(cells, torch.cat([scalars, start.flatten(1)], dim=1))
+        return {**outputs, "photons": outputs["photons"] + start}
 
     def _step(self, batch: Mapping[str, Any], stage: str) -> torch.Tensor:
-        outputs = self(batch["cells"], batch["scalars"])
-        loss, parts = multitask_loss(outputs, batch, self.weights)
+        outputs = self(batch["cells"], batch["scalars"], batch.get("start"))
+        loss, parts = multitask_loss(outputs, batch, self.weights, self.huber_delta)
         size = int(batch["scalars"].shape[0])
         self.log(f"{stage}_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=size)
         if len(parts) > 1:
@@ -102,7 +137,7 @@ class RecoTask(L.LightningModule):
         return self._step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
-        return {**self(batch["cells"], batch["scalars"]), "index": batch["index"]}
+        return {**self(batch["cells"], batch["scalars"], batch.get("start")), "index": batch["index"]}
 
     def configure_optimizers(self) -> Any:
         hparams = self.hparams

@@ -33,7 +33,7 @@ from calolab.data.torch import DataConfig, ShowerArrays, ShowerDataModule, batch
 from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.reco.models import LossWeights
 from calolab.reco.models import model_config as validate_model_config
-from calolab.reco.task import TASKS, RecoTask, check_task
+from calolab.reco.task import TASKS, RecoTask, check_start, check_task
 
 __all__ = ["TrainConfig", "TrainResult", "train_reco", "make_logger", "quiet_lightning", "split_metrics"]
 
@@ -59,6 +59,9 @@ class TrainConfig(BaseModel):
         seed: seed of the split, the shuffling and the initial weights.
         val_fraction, test_fraction: shares of the events held out.
         loss_weights: weights of the heads' losses (``pid+energy``).
+        huber_delta: the regression losses are squared errors up to this error (standardised units), linear
+            beyond (Huber), so the few events a classical start got badly wrong do not dominate the fit;
+            ``None`` (default): squared errors throughout.
         augment: show each training event mirrored at random: ``"none"`` (default), ``"flips"`` (x and y
             mirrors) or ``"dihedral"`` (also x <-> y; square cells). Only for a detector and sample symmetric
             about the axis (:mod:`calolab.data.augment`).
@@ -87,6 +90,7 @@ class TrainConfig(BaseModel):
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.15, ge=0, lt=1)
     loss_weights: LossWeights = Field(default_factory=LossWeights)
+    huber_delta: float | None = Field(default=None, gt=0)
     augment: Augmentation = "none"
     output: Path = Path("runs/reco")
     logger: Literal["csv", "tensorboard", "wandb", "mlflow", "none"] = "csv"
@@ -251,7 +255,8 @@ def predict_dataset(module: RecoTask, dataset: Any, batch_size: int = 1024) -> d
     with torch.no_grad():
         for batch in batch_loader(dataset, batch_size, shuffle=False):
             cells = {name: array.to(device) for name, array in batch["cells"].items()}
-            outputs = module(cells, batch["scalars"].to(device))
+            start = batch.get("start")
+            outputs = module(cells, batch["scalars"].to(device), None if start is None else start.to(device))
             rows = batch["index"].numpy()
             parts.append(module.decode(outputs, seeds[rows], energy_sums[rows]))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
@@ -315,6 +320,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
         msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
         raise ConfigError(msg)
     data_config = config.data_config()
+    check_start(data_config, config.task)
     check_augmentation(config.augment, {}, data_config.window)  # the grid's shape is checked once it is read
     output = Path(config.output)
     _prepare_output(output, config.overwrite)
@@ -333,7 +339,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
         input_shapes=InputShapes(datamodule.input_shapes, datamodule.n_scalars).to_dict(), task=config.task,
         classes=list(datamodule.classes), standardizer=datamodule.standardizer.to_dict(),
         data_config=json.loads(data_config.model_dump_json()), loss_weights=config.loss_weights.model_dump(),
-        lr=config.lr, weight_decay=config.weight_decay,
+        lr=config.lr, weight_decay=config.weight_decay, huber_delta=config.huber_delta,
     )
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 

@@ -82,13 +82,17 @@ class ModelSpec:
         name: its name in the results (default: ``kind``).
         options: the baseline's or network's config fields.
         inputs: a network's changes to the sample's :class:`~calolab.data.torch.DataConfig` that keep the
-            arrays as read (``{"position_input": True}``: the seed cell's absolute position as an input).
+            arrays as read (``{"position_input": True}``: the seed cell's absolute position as an input;
+            ``{"start_from": "none"}`` on a sample read with a two-seed start).
+        training: a network's own :class:`~calolab.reco.train.TrainConfig` fields, over the comparison's
+            (``{"huber_delta": 0.05}``).
     """
 
     kind: str
     name: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -238,7 +242,7 @@ def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.nd
     from calolab.reco.inference import load_task, predictions_for_arrays
     from calolab.reco.train import TrainConfig, train_reco
 
-    options = {"logger": "csv", "progress": False, **training}
+    options = {"logger": "csv", "progress": False, **training, **dict(spec.training)}
     options.setdefault("deterministic", str(options.get("accelerator", "cpu")) == "cpu")
     inputs = sample.data_config.model_copy(update=dict(spec.inputs))
     config = TrainConfig.make(model=spec.kind, model_options=dict(spec.options), task=task, inputs=inputs,
@@ -300,8 +304,8 @@ def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, wo
             log(f"{spec.label}: fitted in {facts[spec.label]['seconds']:.1f} s")
     result = evaluate_models(list(predictions.values()), **dict(evaluation or {}))
     settings = {"task": task, "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
-                "models": [{"name": s.label, "kind": s.kind, "options": dict(s.options), "inputs": dict(s.inputs)}
-                           for s in models],
+                "models": [{"name": s.label, "kind": s.kind, "options": dict(s.options), "inputs": dict(s.inputs),
+                            "training": dict(s.training)} for s in models],
                 "training": {k: v for k, v in training.items() if k not in ("seed",)},
                 "files": [str(path) for path in sample.files]}
     split = {"train": int(train_index.size), "val": int(val_index.size), "test": int(test_index.size)}

@@ -3,8 +3,9 @@
 Every head sees the backbone's features concatenated with the (standardised) scalar inputs, so the
 total energies reach the last layers directly (the skip connection of the CLIC CNN, arXiv:1912.06794).
 Targets are standardised (:class:`calolab.data.torch.Standardizer`); the regression losses are mean
-squared errors in those units, the PID loss a cross entropy that ignores events outside the class
-list (label -1). The two-photon loss takes the better of the two photon orderings per event.
+squared errors in those units (or their Huber form, ``huber_delta``), the PID loss a cross entropy that
+ignores events outside the class list (label -1). The two-photon loss takes the better of the two photon
+orderings per event.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 __all__ = ["HeadSpec", "LossWeights", "MultiTaskHead", "TASK_HEADS", "heads_for_task", "multitask_loss",
-           "photon_pair_loss"]
+           "photon_pair_loss", "squared_error"]
 
 
 @dataclass(frozen=True)
@@ -97,38 +98,51 @@ class MultiTaskHead(nn.Module):
         return out
 
 
+def squared_error(predicted: torch.Tensor, target: torch.Tensor, huber_delta: float | None = None) -> torch.Tensor:
+    """Elementwise ``(predicted - target)^2``; with ``huber_delta`` the Huber form, twice torch's: the same
+    square up to ``|error| = huber_delta``, then ``2 delta |error| - delta^2`` (linear), so a few events with
+    large errors do not outweigh the many with small ones."""
+    if huber_delta is None:
+        return (predicted - target) ** 2
+    return 2.0 * F.huber_loss(predicted, target, reduction="none", delta=huber_delta)
+
+
 def photon_pair_loss(predicted: torch.Tensor, target: torch.Tensor, position_weight: float = 1.0,
-                     energy_weight: float = 1.0) -> torch.Tensor:
+                     energy_weight: float = 1.0, huber_delta: float | None = None) -> torch.Tensor:
     """Permutation-invariant MSE of two photons ``(B, 2, 3)``: per event the smaller of the two orderings.
 
     Each photon's ``x, y`` count with ``position_weight`` and its ``E`` with ``energy_weight`` (the mean
     of the weights is 1); the ordering is chosen on the weighted error. Equal weights by default: on the
     cms-overlap study (``bench/reco_studies.py``) weighting the positions 10 times up made both the
     positions (6.1 vs 3.3 mm) and the energies (43% vs 4.7%) worse -- learning the energy shares helps
-    the shared layers.
+    the shared layers. ``huber_delta``: the Huber form of :func:`squared_error`.
     """
     weights = torch.tensor([position_weight, position_weight, energy_weight], dtype=predicted.dtype,
                            device=predicted.device)
     weights = 3 * weights / weights.sum().clamp_min(1e-12)
-    direct = (weights * (predicted - target) ** 2).mean(dim=(1, 2))
-    swapped = (weights * (predicted.flip(1) - target) ** 2).mean(dim=(1, 2))
+    direct = (weights * squared_error(predicted, target, huber_delta)).mean(dim=(1, 2))
+    swapped = (weights * squared_error(predicted.flip(1), target, huber_delta)).mean(dim=(1, 2))
     return torch.minimum(direct, swapped).mean()
 
 
 def multitask_loss(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor],
-                   weights: LossWeights) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted sum of the losses of the heads present in ``outputs``; also each part (unweighted)."""
+                   weights: LossWeights, huber_delta: float | None = None,
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum of the losses of the heads present in ``outputs``; also each part (unweighted).
+
+    ``huber_delta`` (standardised units): the regression losses take the Huber form of :func:`squared_error`.
+    """
     parts: dict[str, torch.Tensor] = {}
     if "logits" in outputs:
         labels = batch["label"]
         if bool((labels >= 0).any()):
             parts["pid"] = F.cross_entropy(outputs["logits"], labels, ignore_index=-1)
-    if "energy" in outputs:
-        parts["energy"] = F.mse_loss(outputs["energy"], batch["energy"])
-    if "position" in outputs:
-        parts["position"] = F.mse_loss(outputs["position"], batch["position"])
+    for key in ("energy", "position"):
+        if key in outputs:
+            parts[key] = squared_error(outputs[key], batch[key], huber_delta).mean()
     if "photons" in outputs:
-        parts["photons"] = photon_pair_loss(outputs["photons"], batch["photons"], weights.position, weights.energy)
+        parts["photons"] = photon_pair_loss(outputs["photons"], batch["photons"], weights.position, weights.energy,
+                                            huber_delta)
     total = sum((getattr(weights, key) * value for key, value in parts.items()),
                 start=torch.zeros((), device=next(iter(outputs.values())).device))
     return total, parts
