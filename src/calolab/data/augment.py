@@ -11,7 +11,8 @@ not gain (3.56 vs 3.33 mm).
 Every image is applied alike to the cells (the last two axes, ``y`` and ``x``), to the position
 targets (``position`` and the photons' ``x, y``, mm relative to the window's seed cell, or to the
 detector axis without a window), to the photons of a two-seed ``start`` and to the absolute seed
-position among the scalar inputs (``position_input``). Energies, particle labels and the other scalars do not change.
+position among the scalar inputs (``position_input``). Energies, particle labels and the other
+scalars do not change.
 
 The grid must be centred on the point the positions are measured from: an odd window around the seed
 cell, or a whole section (calolab's sections are centred on the detector axis). Use it only where the
