@@ -86,8 +86,8 @@ def clic_energy(scale: str) -> Study:
     )
 
 
-def clic_gamma_pi0(scale: str, energy: str = "50-200GeV") -> Study:
-    boosted = energy != "50-200GeV"
+def clic_gamma_pi0(scale: str, boosted: bool = False) -> Study:
+    energy = "200-500GeV" if boosted else "50-200GeV"
     return Study(
         "clic", [{"particle": "gamma", "energy": energy}, {"particle": "pi0", "energy": energy,
                                                             "opening_angle": "<0.01", "decay_distance": "1.5m"}],
@@ -178,7 +178,7 @@ def cms_energy(scale: str) -> Study:
 STUDIES: dict[str, Callable[[str], Study]] = {
     "clic-energy": clic_energy,
     "clic-gamma-pi0": clic_gamma_pi0,
-    "clic-gamma-pi0-boosted": lambda scale: clic_gamma_pi0(scale, "200-500GeV"),
+    "clic-gamma-pi0-boosted": lambda scale: clic_gamma_pi0(scale, boosted=True),
     "clic-e-pi": clic_e_pi,
     "cms-cluster": lambda scale: _cluster_study(scale, vertex=False),
     "cms-cluster-vertex": lambda scale: _cluster_study(scale, vertex=True),
