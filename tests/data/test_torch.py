@@ -70,6 +70,36 @@ def test_window_around_hottest_cell_is_zero_padded(toy):
     np.testing.assert_allclose(targets["energy"], [2.0, 5.0, 9.0])
 
 
+def test_window_keeps_the_other_sections_totals(tmp_path):
+    """clic: the ECAL is cropped, the HCAL (whole) and the ECAL outside the window enter as scalars only."""
+    detector = load_detector("clic")
+    ecal = np.zeros((2, *detector.section("ECAL").shape), dtype=np.float32)
+    hcal = np.zeros((2, *detector.section("HCAL").shape), dtype=np.float32)
+    ecal[:, 3, 25, 25] = 2000.0  # MeV, the hottest cell
+    ecal[:, 3, 25, 0] = 500.0  # far outside a 3 x 3 window
+    hcal[0, 10, 2, 2] = 300.0
+    hcal[1, 40, 8, 8] = 700.0
+    primaries = Primaries.single(np.array([11, 22]), np.array([5000.0, 6000.0]), np.zeros((2, 3)))
+    deposits = Deposits(primaries, {"ECAL": ecal, "HCAL": hcal},
+                        {"ECAL": np.zeros_like(ecal), "HCAL": np.zeros_like(hcal)}, np.zeros((2, 3), np.float32))
+    path = write_showers(tmp_path / "clic.h5", deposits, detector)
+    arrays = load_showers(path, DataConfig(window=3, energy_target="ratio"))
+    assert list(arrays.cells) == ["ECAL"] and arrays.cells["ECAL"].shape == (2, detector.section("ECAL").shape[0], 3, 3)
+    np.testing.assert_allclose(arrays.totals, [[2.0, 0.3], [2.0, 0.7]], rtol=1e-6)  # GeV: window, whole HCAL
+    np.testing.assert_allclose(arrays.scalars(position_input=False), arrays.totals)
+    np.testing.assert_allclose(arrays.targets("ratio")["energy"], np.log([5.0 / 2.3, 6.0 / 2.7]), rtol=1e-6)
+    with pytest.raises(DatasetError, match="layer_fractions=True"):
+        arrays.scalars(position_input=False, layer_fractions=True)
+    profiled = load_showers(path, DataConfig(window=3, layer_fractions=True))
+    scalars = profiled.scalars(position_input=True, layer_fractions=True)
+    assert scalars.shape == (2, 2 + 25 + 60 + 2)  # totals, ECAL and HCAL layers, seed x and y last
+    fractions = scalars[:, 2:-2]
+    np.testing.assert_allclose(fractions.sum(axis=1), 1.0, rtol=1e-6)  # the window's ECAL layers + whole HCAL
+    np.testing.assert_allclose(fractions[0, [3, 25 + 10]], [2.0 / 2.3, 0.3 / 2.3], rtol=1e-6)
+    np.testing.assert_allclose(fractions[1, [3, 25 + 40]], [2.0 / 2.7, 0.7 / 2.7], rtol=1e-6)
+    assert profiled.subset(np.array([1])).layers.shape == (1, 85)
+
+
 def test_cell_transforms():
     cells = np.array([0.0, 1.0, 4.0, -1.0], dtype=np.float32)
     np.testing.assert_allclose(apply_cell_transform(cells.copy(), "log1p"), np.log1p([0, 1, 4, 0]), rtol=1e-6)

@@ -103,9 +103,11 @@ def test_cli_train_predict_round_trip(electrons, photons, tmp_path):
     out = tmp_path / "run"
     code, output, error = run("train", "reco", "--data", str(electrons), "--data", str(photons), "--model", "dnn",
                               "--model-config", "width=8", "--task", "pid+energy", "--epochs", "2",
-                              "--batch-size", "64", "--seed", "3", "--augment", "flips", "-o", str(out), "-q")
+                              "--batch-size", "64", "--seed", "3", "--augment", "flips", "--layer-fractions", "-o", str(out),
+                              "-q")
     assert code == 0, (output, error)
-    assert json.loads((out / "config.json").read_text())["augment"] == "flips"
+    config = json.loads((out / "config.json").read_text())
+    assert config["augment"] == "flips" and config["inputs"]["layer_fractions"] is True
     assert "test accuracy" in output and "best checkpoint" in output
     code, output, error = run("predict", "--model", str(out / "best.ckpt"), "--data", str(photons),
                               "-o", str(tmp_path / "pred.h5"))

@@ -204,24 +204,20 @@ def _key_values(text: str | None, option: str) -> dict[str, object]:
     return values
 
 
-def _reco_config(data: list[Path], model: str, task: str, epochs: int, batch_size: int, lr: float, seed: int,
-                 output: Path, logger: str, signal: str, max_events: int | None, model_config: str | None,
-                 cell_transform: str, energy_target: str, classes: str | None, window: int | None,
-                 position_input: bool, patience: int, loss_weights: str | None, accelerator: str,
-                 overwrite: bool, quiet: bool, max_minutes: float | None = None, augment: str = "none",
-                 start_from: str = "none", huber_delta: float | None = None) -> object:
+def _data_inputs(classes: str | None, **fields: object) -> dict[str, object]:
+    """The :class:`~calolab.data.torch.DataConfig` fields of the data options (``--classes 11,22`` parsed)."""
+    if classes:
+        fields["classes"] = [int(c) for c in classes.split(",") if c.strip()]
+    return fields
+
+
+def _reco_config(data: list[Path], inputs: dict[str, object], model_config: str | None, loss_weights: str | None,
+                 quiet: bool, **training: object) -> object:
+    """A :class:`~calolab.reco.train.TrainConfig` from the options of ``train reco`` and ``scan``."""
     from calolab.reco.train import TrainConfig
 
-    inputs = {"signal": signal, "cell_transform": cell_transform, "energy_target": energy_target,
-              "window": window, "position_input": position_input, "max_events": max_events, "start_from": start_from}
-    if classes:
-        inputs["classes"] = [int(c) for c in classes.split(",") if c.strip()]
-    return TrainConfig.make(
-        data=data, model=model, model_options=_key_values(model_config, "--model-config"), task=task,
-        inputs=inputs, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output,
-        logger=logger, accelerator=accelerator, loss_weights=_key_values(loss_weights, "--loss-weights"),
-        overwrite=overwrite, progress=not quiet, max_minutes=max_minutes, augment=augment, huber_delta=huber_delta,
-    )
+    return TrainConfig.make(data=data, inputs=inputs, model_options=_key_values(model_config, "--model-config"),
+                            loss_weights=_key_values(loss_weights, "--loss-weights"), progress=not quiet, **training)
 
 
 _DataOption = Annotated[list[Path], typer.Option("--data", help="Shower file(s) (.h5); repeat to combine files.")]
@@ -247,6 +243,8 @@ _WindowOption = Annotated[
     typer.Option(min=1, help="Crop an NxN cell window around the hottest cell (cluster/overlap default 5)."),
 ]
 _PositionOption = Annotated[bool, typer.Option(help="Give the network the seed cell's absolute x, y.")]
+_LayerFractionsOption = Annotated[bool, typer.Option(help="Give the network's dense layers each layer's share of "
+                                                          "the summed energy (the longitudinal profile).")]
 _StartOption = Annotated[str, typer.Option(help="Overlap task: 'two-seed' makes the network correct the classical "
                                                 "two-seed split (it reads the split's photons and adds to them); "
                                                 "'none' predicts the photons alone.")]
@@ -277,6 +275,7 @@ def train_reco_command(
     classes: _ClassesOption = None,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
+    layer_fractions: _LayerFractionsOption = False,
     start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
     loss_weights: _WeightsOption = None,
@@ -302,10 +301,13 @@ def train_reco_command(
     """
     from calolab.reco.train import train_reco
 
-    config = _reco_config(data, model, task, epochs, batch_size, lr, seed, output, logger, signal, max_events,
-                          model_config, cell_transform, energy_target, classes, window, position_input, patience,
-                          loss_weights, accelerator, overwrite, quiet, max_minutes=max_minutes, augment=augment,
-                          start_from=start_from, huber_delta=huber_delta)
+    inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
+                          energy_target=energy_target, window=window, position_input=position_input,
+                          layer_fractions=layer_fractions, start_from=start_from)
+    config = _reco_config(data, inputs, model_config, loss_weights, quiet, model=model, task=task, epochs=epochs,
+                          patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output, logger=logger,
+                          accelerator=accelerator, overwrite=overwrite, max_minutes=max_minutes, augment=augment,
+                          huber_delta=huber_delta)
     result = train_reco(config)  # type: ignore[arg-type]
     for line in result.summary_lines():
         error_console.print(line)
@@ -407,6 +409,7 @@ def scan_command(
     classes: _ClassesOption = None,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
+    layer_fractions: _LayerFractionsOption = False,
     start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience per trial.")] = 3,
     loss_weights: _WeightsOption = None,
@@ -421,9 +424,12 @@ def scan_command(
     """
     from calolab.reco.scan import run_scan
 
-    base = _reco_config(data, model, task, epochs, batch_size, 1e-3, seed, output / "trial", "csv", signal,
-                        max_events, model_config, cell_transform, energy_target, classes, window, position_input,
-                        patience, loss_weights, "cpu", True, True, augment=augment, start_from=start_from)
+    inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
+                          energy_target=energy_target, window=window, position_input=position_input,
+                          layer_fractions=layer_fractions, start_from=start_from)
+    base = _reco_config(data, inputs, model_config, loss_weights, True, model=model, task=task, epochs=epochs,
+                        patience=patience, batch_size=batch_size, lr=1e-3, seed=seed, output=output / "trial",
+                        logger="csv", accelerator="cpu", overwrite=True, augment=augment)
     result = run_scan(base, trials, output)  # type: ignore[arg-type]
     for trial in result.trials:
         params = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())

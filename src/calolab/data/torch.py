@@ -65,9 +65,15 @@ class DataConfig(BaseModel):
             then standardised.
         classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
         window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
-            (cluster and overlap networks); ``None`` keeps every section whole.
+            (cluster and overlap networks); the other sections enter only through their summed energies
+            among the scalar inputs. ``None`` keeps every section whole.
         window_section: the section to crop (default: the first).
         position_input: add the seed cell's absolute x, y (mm) to the scalar inputs.
+        layer_fractions: add each layer's share of the summed energy (every layer of every section, in file
+            order; the windowed section's layers within the window) to the scalar inputs: the longitudinal
+            profile the feature trees read, given to the dense layers directly. The convolution towers pool
+            depth to a few bins, which cannot weight the thin and thick absorber layers of a sampling ECAL
+            one by one (clic: 2.4 and 4.8 mm W).
         start_from: ``"two-seed"``: the overlap network starts from the classical two-seed split
             (:func:`calolab.reco.clustering.split_two_photons` on the whole ``window_section``, before the
             window is cut) and learns corrections to it: it reads the split's two photons as inputs and
@@ -87,6 +93,7 @@ class DataConfig(BaseModel):
     window: int | None = Field(default=None, ge=1)
     window_section: str | None = None
     position_input: bool = False
+    layer_fractions: bool = False
     start_from: Literal["none", "two-seed"] = "none"
     split_profile_length: float = Field(default=0.2, gt=0)
     max_events: int | None = Field(default=None, ge=1)
@@ -139,7 +146,8 @@ class ShowerArrays:
 
     Attributes:
         cells: section -> ``(N, layers, y, x)`` float32, GeV after the cell transform.
-        totals: ``(N, sections)`` float32, GeV: summed cell energy per section (before the transform).
+        totals: ``(N, sections)`` float32, GeV: summed cell energy of each section of the file, in file order
+            (before the transform; the windowed section's is the window's sum, the others' are whole).
         seed: ``(N, 2)`` float64, mm: centre of the window's seed cell (zeros without a window).
         truth: per-event truth: ``energy`` (MeV), ``pdg``, ``position`` (N, 2) mm, ``theta`` rad,
             ``photon_position`` (N, 2, 2) mm and ``photon_energy`` (N, 2) MeV (first two transported
@@ -147,6 +155,8 @@ class ShowerArrays:
         cell_sizes: section -> cell pitch ``(x, y)``, mm, where known (what :mod:`calolab.data.augment` checks).
         start: ``(N, 2, 3)`` the two-seed split's photons ``[x mm, y mm, E MeV]`` (absolute positions,
             deposited energies, by falling energy), or ``None`` (``DataConfig.start_from``).
+        layers: ``(N, layers)`` float32, GeV: summed cell energy of each layer of each section (as ``totals``),
+            or ``None`` (``DataConfig.layer_fractions``).
     """
 
     cells: dict[str, np.ndarray]
@@ -155,6 +165,7 @@ class ShowerArrays:
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     cell_sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
     start: np.ndarray | None = None
+    layers: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.totals.shape[0])
@@ -164,10 +175,19 @@ class ShowerArrays:
         """Section -> ``(layers, y, x)``."""
         return {name: tuple(array.shape[1:]) for name, array in self.cells.items()}  # type: ignore[misc]
 
-    def scalars(self, position_input: bool) -> np.ndarray:
-        """Unstandardised scalar inputs ``(N, S)``: totals (GeV) [+ seed x, y (mm)]."""
+    def scalars(self, position_input: bool, layer_fractions: bool = False) -> np.ndarray:
+        """Unstandardised scalar inputs ``(N, S)``: totals (GeV) [+ layer fractions] [+ seed x, y (mm)].
+
+        Raises:
+            DatasetError: ``layer_fractions`` asked of arrays read without them.
+        """
         parts = [self.totals.astype(np.float64)]
-        if position_input:
+        if layer_fractions:
+            if self.layers is None:
+                msg = "these events were read without layer energies: read them with DataConfig(layer_fractions=True)"
+                raise DatasetError(msg)
+            parts.append(self.layers / self.energy_sum()[:, None])
+        if position_input:  # last: the mirroring augmentation moves the last two columns
             parts.append(self.seed)
         return np.concatenate(parts, axis=1)
 
@@ -211,7 +231,8 @@ class ShowerArrays:
         return ShowerArrays(cells={name: array[index] for name, array in self.cells.items()},
                             totals=self.totals[index], seed=self.seed[index],
                             truth={key: value[index] for key, value in self.truth.items()},
-                            cell_sizes=dict(self.cell_sizes), start=None if self.start is None else self.start[index])
+                            cell_sizes=dict(self.cell_sizes), start=None if self.start is None else self.start[index],
+                            layers=None if self.layers is None else self.layers[index])
 
     @staticmethod
     def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
@@ -227,6 +248,7 @@ class ShowerArrays:
             truth={key: np.concatenate([p.truth[key] for p in parts]) for key in parts[0].truth if key in common},
             cell_sizes=dict(parts[0].cell_sizes),
             start=None if any(p.start is None for p in parts) else np.concatenate([p.start for p in parts]),  # type: ignore[misc]
+            layers=None if any(p.layers is None for p in parts) else np.concatenate([p.layers for p in parts]),  # type: ignore[misc]
         )
 
 
@@ -269,8 +291,7 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
             section = showers.detector.section(name)
             centres[name] = (section.cell_centres_x(), section.cell_centres_y())
             split_length_mm = config.split_profile_length * 0.5 * (section.cell_size_x + section.cell_size_y)
-        if config.window is not None:
-            sections = [name]
+        if config.window is not None:  # the other sections are read for their totals only
             shapes = {name: (showers.shape(name)[0], config.window, config.window)}
         else:
             shapes = {name: showers.shape(name) for name in sections}
@@ -278,6 +299,8 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
         totals = np.empty((n, len(sections)), dtype=np.float32)
         seed = np.zeros((n, 2))
         start_photons = np.zeros((n, 2, 3)) if config.start_from != "none" else None
+        layer_offsets = np.cumsum([0] + [showers.shape(name)[0] for name in sections])
+        layers = np.empty((n, layer_offsets[-1]), dtype=np.float32) if config.layer_fractions else None
         for first in range(0, n, config.chunk):
             part = slice(first, min(first + config.chunk, n))
             for k, name in enumerate(sections):
@@ -288,7 +311,10 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
                 if name in centres and config.window is not None:
                     raw, seed[part] = _window(raw, config.window, *centres[name])
                 totals[part, k] = raw.sum(axis=(1, 2, 3), dtype=np.float64)
-                cells[name][part] = apply_cell_transform(raw, config.cell_transform)
+                if layers is not None:
+                    layers[part, layer_offsets[k]:layer_offsets[k + 1]] = raw.sum(axis=(2, 3), dtype=np.float64)
+                if name in cells:
+                    cells[name][part] = apply_cell_transform(raw, config.cell_transform)
         primaries = showers.primaries(slice(0, n))
         first = primaries.event_offsets[:-1]
         direction = primaries.direction[first] if primaries.n_particles else np.zeros((n, 3))
@@ -307,8 +333,8 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
                 truth[key] = array
         detector = showers.detector  # rebuilt from the stored TOML at each access: once here
         cell_sizes = {section.name: (float(section.cell_size_x), float(section.cell_size_y))
-                      for section in map(detector.section, sections)}
-    return ShowerArrays(cells, totals, seed, truth, cell_sizes, start_photons)
+                      for section in map(detector.section, cells)}
+    return ShowerArrays(cells, totals, seed, truth, cell_sizes, start_photons, layers)
 
 
 def _two_seed_start(cells_gev: np.ndarray, centres_x: np.ndarray, centres_y: np.ndarray, profile_length_mm: float,
@@ -423,7 +449,7 @@ class ShowerDataset(Dataset):
                  config: DataConfig, indices: np.ndarray | None = None, augment: GridSymmetry | None = None) -> None:
         self.arrays = arrays
         self.indices = np.arange(len(arrays)) if indices is None else np.asarray(indices, dtype=np.int64)
-        scalars = arrays.scalars(config.position_input)
+        scalars = arrays.scalars(config.position_input, config.layer_fractions)
         targets = arrays.targets(config.energy_target)
         if config.start_from != "none":  # not a target: an input the network corrects, in the photons' units
             targets["start"] = arrays.start_targets(config.energy_target)
@@ -519,7 +545,7 @@ class ShowerDataModule(L.LightningDataModule):
             len(arrays), self.seed, self.val_fraction, self.test_fraction)
         self.classes = tuple(self.config.classes) if self.config.classes is not None \
             else infer_classes(arrays.truth["pdg"][self.train_index])
-        scalars = arrays.scalars(self.config.position_input)[self.train_index]
+        scalars = arrays.scalars(self.config.position_input, self.config.layer_fractions)[self.train_index]
         targets = {key: value[self.train_index] for key, value in arrays.targets(self.config.energy_target).items()}
         self.standardizer = Standardizer.fit({"scalars": scalars, **targets})
         self.input_shapes = arrays.shapes
