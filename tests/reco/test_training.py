@@ -103,8 +103,8 @@ def test_cli_train_predict_round_trip(electrons, photons, tmp_path):
     out = tmp_path / "run"
     code, output, error = run("train", "reco", "--data", str(electrons), "--data", str(photons), "--model", "dnn",
                               "--model-config", "width=8", "--task", "pid+energy", "--epochs", "2",
-                              "--batch-size", "64", "--seed", "3", "--augment", "flips", "--layer-fractions", "-o", str(out),
-                              "-q")
+                              "--batch-size", "64", "--seed", "3", "--augment", "flips", "--layer-fractions",
+                              "-o", str(out), "-q")
     assert code == 0, (output, error)
     config = json.loads((out / "config.json").read_text())
     assert config["augment"] == "flips" and config["inputs"]["layer_fractions"] is True
