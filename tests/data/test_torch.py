@@ -98,6 +98,13 @@ def test_window_keeps_the_other_sections_totals(tmp_path):
     np.testing.assert_allclose(fractions[0, [3, 25 + 10]], [2.0 / 2.3, 0.3 / 2.3], rtol=1e-6)
     np.testing.assert_allclose(fractions[1, [3, 25 + 40]], [2.0 / 2.7, 0.7 / 2.7], rtol=1e-6)
     assert profiled.subset(np.array([1])).layers.shape == (1, 85)
+    assert profiled.layer_columns() == slice(2, 87)
+    # one mean and std for the whole block: the HCAL layer only event 1 reaches is not blown up to many sigma
+    standardizer = Standardizer.fit({"scalars": scalars}, {"scalars": profiled.layer_columns()})
+    block = scalars[:, 2:-2]
+    np.testing.assert_allclose(standardizer.mean["scalars"][2:-2], block.mean())
+    np.testing.assert_allclose(standardizer.std["scalars"][2:-2], block.std())
+    np.testing.assert_allclose(standardizer.std["scalars"][[0, 1]], [1.0, 0.2])  # totals: per column (constant -> 1)
 
 
 def test_cell_transforms():

@@ -73,7 +73,8 @@ class DataConfig(BaseModel):
             order; the windowed section's layers within the window) to the scalar inputs: the longitudinal
             profile the feature trees read, given to the dense layers directly. The convolution towers pool
             depth to a few bins, which cannot weight the thin and thick absorber layers of a sampling ECAL
-            one by one (clic: 2.4 and 4.8 mm W).
+            one by one (clic: 2.4 and 4.8 mm W). They are standardised as one block (one mean and standard
+            deviation), so the deep layers few showers reach keep small values.
         start_from: ``"two-seed"``: the overlap network starts from the classical two-seed split
             (:func:`calolab.reco.clustering.split_two_photons` on the whole ``window_section``, before the
             window is cut) and learns corrections to it: it reads the split's two photons as inputs and
@@ -190,6 +191,11 @@ class ShowerArrays:
         if position_input:  # last: the mirroring augmentation moves the last two columns
             parts.append(self.seed)
         return np.concatenate(parts, axis=1)
+
+    def layer_columns(self) -> slice:
+        """Where the layer fractions sit among the scalar inputs (after the totals)."""
+        n_layers = 0 if self.layers is None else self.layers.shape[1]
+        return slice(self.totals.shape[1], self.totals.shape[1] + n_layers)
 
     def energy_sum(self) -> np.ndarray:
         """``(N,)`` GeV: the summed cell energy of all sections (at least 1 MeV, the ``ratio`` target's scale)."""
@@ -391,8 +397,13 @@ class Standardizer:
     std: dict[str, np.ndarray]
 
     @classmethod
-    def fit(cls, columns: Mapping[str, np.ndarray]) -> Standardizer:
-        """Fit on arrays whose first axis is events (NaN ignored; a constant column gets std 1)."""
+    def fit(cls, columns: Mapping[str, np.ndarray], shared: Mapping[str, slice] | None = None) -> Standardizer:
+        """Fit on arrays whose first axis is events (NaN ignored; a constant column gets std 1).
+
+        ``shared``: key -> a block of its columns standardised together, with one mean and standard deviation
+        over all their values. For the layer fractions: a layer that a few showers reach would otherwise get
+        a tiny standard deviation, and those showers inputs of 100 standard deviations.
+        """
         mean, std = {}, {}
         for key, array in columns.items():
             array = np.asarray(array, dtype=np.float64)
@@ -400,6 +411,9 @@ class Standardizer:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (no second photon)
                 m, s = np.nanmean(array, axis=0), np.nanstd(array, axis=0)
+                block = (shared or {}).get(key)
+                if block is not None and array[:, block].size:
+                    m[block], s[block] = np.nanmean(array[:, block]), np.nanstd(array[:, block])
             mean[key] = np.where(np.isfinite(m), m, 0.0)
             std[key] = np.where(np.isfinite(s) & (s > 1e-12), s, 1.0)
         return cls(mean, std)
@@ -547,7 +561,8 @@ class ShowerDataModule(L.LightningDataModule):
             else infer_classes(arrays.truth["pdg"][self.train_index])
         scalars = arrays.scalars(self.config.position_input, self.config.layer_fractions)[self.train_index]
         targets = {key: value[self.train_index] for key, value in arrays.targets(self.config.energy_target).items()}
-        self.standardizer = Standardizer.fit({"scalars": scalars, **targets})
+        shared = {"scalars": arrays.layer_columns()} if self.config.layer_fractions else None
+        self.standardizer = Standardizer.fit({"scalars": scalars, **targets}, shared)
         self.input_shapes = arrays.shapes
         self.n_scalars = int(scalars.shape[1])
         check_augmentation(self.augment, arrays.shapes, self.config.window, arrays.cell_sizes)
