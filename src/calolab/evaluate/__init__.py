@@ -5,7 +5,7 @@ set of them into figures of merit:
 
 * :mod:`~calolab.evaluate.core`: the iterative Gaussian core fit and the binning;
 * :mod:`~calolab.evaluate.resolution`: bias and resolution vs true energy and the fit of
-  ``sigma/E = a/sqrt(E) (+) b/E (+) c``;
+  ``sigma/E = a/sqrt(E) (+) b/E (+) c``; a paired bootstrap of two models' resolutions per bin;
 * :mod:`~calolab.evaluate.classification`: ROC curve, AUC with its DeLong error, background
   rejection at fixed signal efficiency, accuracy vs energy and pseudorapidity;
 * :mod:`~calolab.evaluate.position`: position resolution vs energy and in-cell impact point, and
@@ -42,9 +42,11 @@ from calolab.evaluate.position import (
 )
 from calolab.evaluate.resolution import (
     EnergyPerformance,
+    PairedResolution,
     ResolutionFit,
     energy_performance,
     fit_resolution,
+    paired_resolution,
     relative_resolution,
     resolution_model,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "BinnedRate",
     "ClassificationPerformance",
     "EnergyPerformance",
+    "PairedResolution",
     "Evaluation",
     "GaussianCore",
     "ModelEvaluation",
@@ -72,6 +75,7 @@ __all__ = [
     "evaluate_models",
     "fit_gaussian_core",
     "fit_resolution",
+    "paired_resolution",
     "match_photons",
     "overlap_performance",
     "position_in_cell",

@@ -26,9 +26,11 @@ from calolab.reco.predictions import Predictions
 
 __all__ = [
     "EnergyPerformance",
+    "PairedResolution",
     "ResolutionFit",
     "energy_performance",
     "fit_resolution",
+    "paired_resolution",
     "predicted_total_energy",
     "relative_resolution",
     "resolution_model",
@@ -215,3 +217,94 @@ def energy_performance(
         fit = fit_resolution(energy[usable] / 1000.0, resolution[usable], resolution_error[usable], fix_noise=noise)
     return EnergyPerformance(predictions.model, edges, energy, counts, bias, bias_error, median_bias, resolution,
                              resolution_error, tuple(cores), fit)
+
+
+@dataclass(frozen=True)
+class PairedResolution:
+    """Two models' relative resolutions on the same events, per true-energy bin (:func:`paired_resolution`).
+
+    Attributes:
+        models: the two model names ``(first, second)``.
+        edges: true-energy bin edges, MeV.
+        first, second: each model's core ``sigma / mean`` per bin (NaN: too few events).
+        difference: ``second - first`` (positive: the first model is better).
+        difference_error: the bootstrap standard deviation of the difference.
+        p_first_not_better: the share of bootstrap resamples in which the first model is not better.
+        n_resamples, seed: the bootstrap.
+    """
+
+    models: tuple[str, str]
+    edges: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    difference: np.ndarray
+    difference_error: np.ndarray
+    p_first_not_better: np.ndarray
+    n_resamples: int
+    seed: int
+
+    @property
+    def first_better_everywhere(self) -> bool:
+        """The first model has the smaller resolution in every filled bin."""
+        filled = np.isfinite(self.difference)
+        return bool(filled.any() and np.all(self.difference[filled] > 0))
+
+
+def _core_resolution(response: np.ndarray, n_sigma: float) -> float:
+    core = fit_gaussian_core(response, n_sigma=n_sigma)
+    return core.sigma / core.mean
+
+
+def paired_resolution(first: Predictions, second: Predictions, bins: Sequence[float] | np.ndarray, *,
+                      n_resamples: int = 200, seed: int = 0, n_sigma: float = 2.0,
+                      min_events: int = MIN_BIN_EVENTS) -> PairedResolution:
+    """Is ``first`` better than ``second`` in each energy bin? A paired bootstrap on their common events.
+
+    Both models predicted the same events (same truth energies, in the same order): each resample draws
+    the bin's events with replacement once and refits both models' Gaussian cores on it, so the
+    fluctuations the two share (the same showers) cancel in the difference, which an unpaired comparison
+    of the two error bars would count twice.
+
+    Raises:
+        ConfigError: the two predictions are not of the same events, a model predicts no energy, or the
+            bins are not increasing edges.
+    """
+    true = np.asarray(first.truth["energy"], dtype=float)
+    other = np.asarray(second.truth["energy"], dtype=float)
+    if true.shape != other.shape or not np.array_equal(true, other, equal_nan=True):
+        msg = (f"{first.model!r} and {second.model!r} were not evaluated on the same events: predict the same "
+               f"test file (or split) with both")
+        raise ConfigError(msg)
+    if true.ndim != 1:
+        true = true.sum(axis=1)
+    energies = []
+    for predictions in (first, second):
+        predicted = predicted_total_energy(predictions)
+        if predicted is None:
+            msg = f"model {predictions.model!r} predicts no energy (no predicted['energy'])"
+            raise ConfigError(msg)
+        energies.append(predicted)
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        msg = f"energy bins must be at least 2 increasing edges (MeV), got {edges.tolist()}"
+        raise ConfigError(msg)
+    good = np.isfinite(true) & (true > 0) & np.isfinite(energies[0]) & np.isfinite(energies[1])
+    responses = [np.where(good, e / np.where(good, true, 1.0), np.nan) for e in energies]
+    index = np.where(good, bin_index(true, edges), -1)
+    n_bins = edges.size - 1
+    rng = np.random.default_rng(seed)
+    values = {key: np.full(n_bins, np.nan) for key in ("first", "second", "error", "p")}
+    for b in range(n_bins):
+        rows = np.flatnonzero(index == b)
+        if rows.size < max(min_events, 10):
+            continue
+        values["first"][b], values["second"][b] = (_core_resolution(r[rows], n_sigma) for r in responses)
+        differences = np.empty(n_resamples)
+        for k in range(n_resamples):
+            drawn = rng.choice(rows, rows.size)
+            differences[k] = _core_resolution(responses[1][drawn], n_sigma) - _core_resolution(
+                responses[0][drawn], n_sigma)
+        values["error"][b] = differences.std(ddof=1) if n_resamples > 1 else np.nan
+        values["p"][b] = float(np.mean(differences <= 0))
+    return PairedResolution((first.model, second.model), edges, values["first"], values["second"],
+                            values["second"] - values["first"], values["error"], values["p"], n_resamples, seed)
