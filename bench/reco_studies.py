@@ -231,6 +231,8 @@ def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Pa
                "accelerator": accelerator, "machine": machine()}
     if study.task == "energy":
         figures["paired_resolution"] = _paired_resolutions(comparison, study)
+    if study.task == "pid":
+        figures["paired_auc"] = _paired_aucs(comparison, study)
     stem = f"reco_{name}{tag}"
     write_comparison(comparison, output / stem, extra=figures)
     document = {**figures, **comparison.figures()}
@@ -261,6 +263,23 @@ def _paired_resolutions(comparison: Any, study: Study) -> dict[str, Any]:
                 "note": "difference = resolution of the second - of the first (> 0: the first is better)"}
             print(f"  {network} vs {baseline}: better in {int(np.sum(result.difference > 0))} of "
                   f"{int(np.sum(np.isfinite(result.difference)))} bins", flush=True)
+    return paired
+
+
+def _paired_aucs(comparison: Any, study: Study) -> dict[str, Any]:
+    """Each network against each baseline on the same test events (DeLong's paired test)."""
+    from calolab.evaluate import paired_auc
+
+    signal, background = study.evaluation.get("signal"), study.evaluation.get("background")
+    paired = {}
+    for network in (spec.label for spec in study.models if not spec.is_baseline):
+        for baseline in (spec.label for spec in study.models if spec.is_baseline):
+            result = paired_auc(comparison.predictions[network], comparison.predictions[baseline], signal, background)
+            paired[f"{network} vs {baseline}"] = {"auc": list(result.auc), "difference": result.difference,
+                                                  "difference_error": result.difference_error,
+                                                  "significance": result.significance}
+            print(f"  {network} - {baseline}: AUC {result.difference:+.4f} +- {result.difference_error:.4f}",
+                  flush=True)
     return paired
 
 

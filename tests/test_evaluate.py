@@ -52,6 +52,7 @@ from calolab.evaluate import (  # noqa: E402
     fit_gaussian_core,
     match_photons,
     overlap_performance,
+    paired_auc,
     paired_resolution,
     position_in_cell,
     position_performance,
@@ -328,3 +329,36 @@ def test_paired_resolution_sees_a_small_gain_that_the_error_bars_hide():
     assert not same.first_better_everywhere and np.all(same.p_first_not_better == 1.0)
     with pytest.raises(ConfigError, match="same events"):
         paired_resolution(first, Predictions("C", {**truth, "energy": true[::-1]}, {"energy": true}, ()), edges)
+
+
+def _two_classifiers(rng, n, shared, extra):
+    """Photons (22) score N(1, 1) + shared noise, pi0 (111) N(0, 1) + shared; B adds independent noise."""
+    pdg = np.where(rng.random(n) < 0.5, 22, 111)
+    common = rng.normal(np.where(pdg == 22, 1.0, 0.0), 1.0) + rng.normal(0.0, shared, n)
+    truth = {"energy": np.full(n, 50_000.0), "pdg": pdg}
+
+    def model(name, score):
+        p = 1.0 / (1.0 + np.exp(-score))
+        return Predictions(name, truth, {"pid_score": np.stack([p, 1.0 - p], axis=1)}, (22, 111))
+
+    return model("A", common), model("B", common + rng.normal(0.0, extra, n))
+
+
+def test_paired_auc_error_matches_the_spread_of_repeated_samples():
+    """DeLong's paired error of AUC_A - AUC_B against the spread over 200 independent samples of 2000 events;
+    B is A plus independent noise, so its AUC is lower and the shared part cancels in the difference."""
+    rng = np.random.default_rng(4)
+    results = [paired_auc(*_two_classifiers(rng, 2000, 0.3, 0.5)) for _ in range(200)]
+    differences = np.array([r.difference for r in results])
+    errors = np.array([r.difference_error for r in results])
+    assert differences.std(ddof=1) == pytest.approx(errors.mean(), rel=0.15)
+    assert np.all(differences > 0) and np.median([r.significance for r in results]) > 3
+    unpaired = np.mean([np.hypot(*(classification_performance(m).auc_error for m in _two_classifiers(
+        np.random.default_rng(k), 2000, 0.3, 0.5))) for k in range(5)])
+    assert errors.mean() < 0.5 * unpaired  # the two models' shared fluctuations cancel
+    a, _ = _two_classifiers(np.random.default_rng(0), 500, 0.3, 0.5)
+    same = paired_auc(a, a)
+    assert same.difference == 0.0 and same.difference_error == 0.0 and same.significance == 0.0
+    other, _ = _two_classifiers(np.random.default_rng(1), 500, 0.3, 0.5)
+    with pytest.raises(ConfigError, match="same events"):
+        paired_auc(a, other)

@@ -7,7 +7,8 @@ set of them into figures of merit:
 * :mod:`~calolab.evaluate.resolution`: bias and resolution vs true energy and the fit of
   ``sigma/E = a/sqrt(E) (+) b/E (+) c``; a paired bootstrap of two models' resolutions per bin;
 * :mod:`~calolab.evaluate.classification`: ROC curve, AUC with its DeLong error, background
-  rejection at fixed signal efficiency, accuracy vs energy and pseudorapidity;
+  rejection at fixed signal efficiency, accuracy vs energy and pseudorapidity; DeLong's test of
+  two models' AUCs on the same events;
 * :mod:`~calolab.evaluate.position`: position resolution vs energy and in-cell impact point, and
   per-photon resolution of overlap models vs separation;
 * :mod:`~calolab.evaluate.evaluation`: :func:`evaluate_models`, all of it for several models and
@@ -19,11 +20,13 @@ from __future__ import annotations
 from calolab.evaluate.classification import (
     BinnedRate,
     ClassificationPerformance,
+    PairedAUC,
     RocCurve,
     WorkingPoint,
     auc_with_error,
     classification_performance,
     discriminant,
+    paired_auc,
     pseudorapidity,
     roc_curve,
     working_point,
@@ -54,6 +57,7 @@ from calolab.evaluate.resolution import (
 __all__ = [
     "BinnedRate",
     "ClassificationPerformance",
+    "PairedAUC",
     "EnergyPerformance",
     "PairedResolution",
     "Evaluation",
@@ -70,6 +74,7 @@ __all__ = [
     "bin_index",
     "classification_performance",
     "discriminant",
+    "paired_auc",
     "energy_bins",
     "energy_performance",
     "evaluate_models",

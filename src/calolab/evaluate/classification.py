@@ -24,12 +24,14 @@ from calolab.reco.predictions import Predictions
 __all__ = [
     "BinnedRate",
     "ClassificationPerformance",
+    "PairedAUC",
     "RocCurve",
     "WorkingPoint",
     "auc_with_error",
     "classification_performance",
     "default_signal",
     "discriminant",
+    "paired_auc",
     "pseudorapidity",
     "roc_curve",
     "working_point",
@@ -147,6 +149,14 @@ def auc_with_error(signal_scores: np.ndarray, background_scores: np.ndarray) -> 
     Raises:
         ConfigError: fewer than 2 signal or 2 background events.
     """
+    v10, v01 = _structural_components(signal_scores, background_scores)
+    variance = v10.var(ddof=1) / v10.size + v01.var(ddof=1) / v01.size
+    return float(v10.mean()), float(math.sqrt(max(variance, 0.0)))
+
+
+def _structural_components(signal_scores: np.ndarray, background_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's components: per signal event the share of background below it, per background event the share of
+    signal above it (ties count 1/2); their means are the AUC."""
     signal = np.asarray(signal_scores, dtype=float).ravel()
     background = np.asarray(background_scores, dtype=float).ravel()
     m, n = signal.size, background.size
@@ -154,12 +164,60 @@ def auc_with_error(signal_scores: np.ndarray, background_scores: np.ndarray) -> 
         msg = f"the AUC needs at least 2 signal and 2 background events, got {m} and {n}"
         raise ConfigError(msg)
     ranks = rankdata(np.concatenate([signal, background]))
-    # structural components: per signal event the fraction of background below it, and vice versa
     v10 = (ranks[:m] - rankdata(signal)) / n
     v01 = 1.0 - (ranks[m:] - rankdata(background)) / m
-    auc = float(v10.mean())
-    variance = v10.var(ddof=1) / m + v01.var(ddof=1) / n
-    return auc, float(math.sqrt(max(variance, 0.0)))
+    return v10, v01
+
+
+@dataclass(frozen=True)
+class PairedAUC:
+    """Two models' AUCs on the same events and DeLong's error of their difference (:func:`paired_auc`).
+
+    Attributes:
+        models: ``(first, second)``.
+        auc: the two AUCs.
+        difference: ``auc[0] - auc[1]`` (positive: the first model separates better).
+        difference_error: its standard error, with the correlation of the two models on the same events.
+    """
+
+    models: tuple[str, str]
+    auc: tuple[float, float]
+    difference: float
+    difference_error: float
+
+    @property
+    def significance(self) -> float:
+        """``difference / difference_error`` (standard deviations; 0 for a zero error)."""
+        return self.difference / self.difference_error if self.difference_error > 0 else 0.0
+
+
+def paired_auc(first: Predictions, second: Predictions, signal: int | None = None,
+               background: Sequence[int] | None = None) -> PairedAUC:
+    """Is ``first`` a better classifier than ``second``? DeLong's test of two AUCs on the same events.
+
+    The variance of the difference uses the covariance of the two models' structural components
+    (DeLong, DeLong and Clarke-Pearson 1988), so the events both find easy or hard cancel.
+
+    Raises:
+        ConfigError: the predictions are not of the same events, or as :func:`classification_performance`.
+    """
+    pdg = np.asarray(first.truth["pdg"]).astype(int)
+    if not np.array_equal(pdg, np.asarray(second.truth["pdg"]).astype(int)) or not np.array_equal(
+            np.asarray(first.truth["energy"]), np.asarray(second.truth["energy"]), equal_nan=True):
+        msg = (f"{first.model!r} and {second.model!r} were not evaluated on the same events: predict the same "
+               f"test file (or split) with both")
+        raise ConfigError(msg)
+    components = []
+    for predictions in (first, second):
+        performance = classification_performance(predictions, signal, background, efficiencies=())
+        score = discriminant(predictions.predicted["pid_score"], predictions.classes, performance.signal,
+                             performance.background)
+        components.append(_structural_components(score[pdg == performance.signal],
+                                                 score[np.isin(pdg, performance.background)]))
+    (v10_a, v01_a), (v10_b, v01_b) = components
+    auc = (float(v10_a.mean()), float(v10_b.mean()))
+    variance = (v10_a - v10_b).var(ddof=1) / v10_a.size + (v01_a - v01_b).var(ddof=1) / v01_a.size
+    return PairedAUC((first.model, second.model), auc, auc[0] - auc[1], float(math.sqrt(max(variance, 0.0))))
 
 
 def working_point(roc: RocCurve, signal_efficiency: float, n_background: int) -> WorkingPoint:
