@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from calolab.errors import ConfigError
-from calolab.evaluate.core import bin_index
+from calolab.evaluate.core import bin_index, check_same_events
 from calolab.reco.predictions import Predictions
 
 __all__ = [
@@ -201,19 +201,11 @@ def paired_auc(first: Predictions, second: Predictions, signal: int | None = Non
     Raises:
         ConfigError: the predictions are not of the same events, or as :func:`classification_performance`.
     """
-    pdg = np.asarray(first.truth["pdg"]).astype(int)
-    if not np.array_equal(pdg, np.asarray(second.truth["pdg"]).astype(int)) or not np.array_equal(
-            np.asarray(first.truth["energy"]), np.asarray(second.truth["energy"]), equal_nan=True):
-        msg = (f"{first.model!r} and {second.model!r} were not evaluated on the same events: predict the same "
-               f"test file (or split) with both")
-        raise ConfigError(msg)
+    check_same_events(first, second)
     components = []
     for predictions in (first, second):
-        performance = classification_performance(predictions, signal, background, efficiencies=())
-        score = discriminant(predictions.predicted["pid_score"], predictions.classes, performance.signal,
-                             performance.background)
-        components.append(_structural_components(score[pdg == performance.signal],
-                                                 score[np.isin(pdg, performance.background)]))
+        _, _, score, is_signal, is_background = _scored_events(predictions, signal, background)
+        components.append(_structural_components(score[is_signal], score[is_background]))
     (v10_a, v01_a), (v10_b, v01_b) = components
     auc = (float(v10_a.mean()), float(v10_b.mean()))
     variance = (v10_a - v10_b).var(ddof=1) / v10_a.size + (v01_a - v01_b).var(ddof=1) / v01_a.size
@@ -292,6 +284,35 @@ def default_signal(classes: Sequence[int]) -> tuple[int, tuple[int, ...]]:
     return int(classes[0]), tuple(int(c) for c in classes[1:])
 
 
+def _scored_events(predictions: Predictions, signal: int | None, background: Sequence[int] | None,
+                   ) -> tuple[int, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """``(signal, background, discriminant, is_signal, is_background)`` of a model's events.
+
+    Raises:
+        ConfigError: no pid_score, the signal is not a class or is also background, or fewer than 2 signal
+            or background events.
+    """
+    if "pid_score" not in predictions.predicted:
+        msg = f"model {predictions.model!r} predicts no particle ID (no predicted['pid_score'])"
+        raise ConfigError(msg)
+    default_s, default_b = default_signal(predictions.classes)
+    signal = default_s if signal is None else int(signal)
+    background = tuple(int(b) for b in (default_b if background is None else background))
+    if signal in background:
+        msg = f"signal PDG code {signal} is also among the background codes {list(background)}"
+        raise ConfigError(msg)
+    score = discriminant(predictions.predicted["pid_score"], predictions.classes, signal, background)
+    pdg = np.asarray(predictions.truth["pdg"]).astype(int)
+    is_signal, is_background = pdg == signal, np.isin(pdg, background)
+    n_signal, n_background = int(is_signal.sum()), int(is_background.sum())
+    if n_signal < 2 or n_background < 2:
+        msg = (f"model {predictions.model!r}: {n_signal} signal (PDG {signal}) and {n_background} background "
+               f"(PDG {list(background)}) events in the truth; choose --signal/--background among the true "
+               f"codes {sorted(set(pdg.tolist()))}")
+        raise ConfigError(msg)
+    return signal, background, score, is_signal, is_background
+
+
 def classification_performance(
     predictions: Predictions,
     signal: int | None = None,
@@ -314,25 +335,9 @@ def classification_performance(
     Raises:
         ConfigError: no pid_score, the signal is not a class, or no signal / background events.
     """
-    if "pid_score" not in predictions.predicted:
-        msg = f"model {predictions.model!r} predicts no particle ID (no predicted['pid_score'])"
-        raise ConfigError(msg)
-    default_s, default_b = default_signal(predictions.classes)
-    signal = default_s if signal is None else int(signal)
-    background = tuple(int(b) for b in (default_b if background is None else background))
-    if signal in background:
-        msg = f"signal PDG code {signal} is also among the background codes {list(background)}"
-        raise ConfigError(msg)
-    score = discriminant(predictions.predicted["pid_score"], predictions.classes, signal, background)
-    pdg = np.asarray(predictions.truth["pdg"]).astype(int)
-    is_signal, is_background = pdg == signal, np.isin(pdg, background)
+    signal, background, score, is_signal, is_background = _scored_events(predictions, signal, background)
     selected = is_signal | is_background
     n_signal, n_background = int(is_signal.sum()), int(is_background.sum())
-    if n_signal < 2 or n_background < 2:
-        msg = (f"model {predictions.model!r}: {n_signal} signal (PDG {signal}) and {n_background} background "
-               f"(PDG {list(background)}) events in the truth; choose --signal/--background among the true "
-               f"codes {sorted(set(pdg.tolist()))}")
-        raise ConfigError(msg)
     roc = roc_curve(score[is_signal], score[is_background])
     auc, auc_error = auc_with_error(score[is_signal], score[is_background])
     points = tuple(working_point(roc, eff, n_background) for eff in efficiencies)

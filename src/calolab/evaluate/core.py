@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from iminuit import Minuit
@@ -19,7 +20,10 @@ from scipy.special import ndtr
 
 from calolab.errors import ConfigError
 
-__all__ = ["GaussianCore", "fit_gaussian_core", "bin_index", "energy_bins", "MIN_CORE_VALUES"]
+if TYPE_CHECKING:
+    from calolab.reco.predictions import Predictions
+
+__all__ = ["GaussianCore", "fit_gaussian_core", "bin_index", "check_same_events", "energy_bins", "MIN_CORE_VALUES"]
 
 #: Fewest values :func:`fit_gaussian_core` accepts.
 MIN_CORE_VALUES = 10
@@ -145,6 +149,22 @@ def fit_gaussian_core(
     low, high = mean - n_sigma * sigma, mean + n_sigma * sigma
     n_core = int(np.count_nonzero((sample >= low) & (sample <= high))) if converged else n_core
     return GaussianCore(mean, mean_error, sigma, sigma_error, n_core, sample.size, low, high, converged)
+
+
+def check_same_events(first: Predictions, second: Predictions) -> None:
+    """Refuse two :class:`~calolab.reco.predictions.Predictions` that are not of the same events (true
+    energies and PDG codes, in the same order), as the paired comparisons need.
+
+    Raises:
+        ConfigError: the truths differ.
+    """
+    same = all(np.shape(first.truth[key]) == np.shape(second.truth[key]) and np.array_equal(
+        np.asarray(first.truth[key], dtype=float), np.asarray(second.truth[key], dtype=float), equal_nan=True)
+        for key in ("energy", "pdg"))
+    if not same:
+        msg = (f"{first.model!r} and {second.model!r} were not evaluated on the same events: predict the same "
+               f"test file (or split) with both")
+        raise ConfigError(msg)
 
 
 def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

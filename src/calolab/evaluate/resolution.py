@@ -21,7 +21,7 @@ from iminuit import Minuit
 from iminuit.cost import LeastSquares
 
 from calolab.errors import ConfigError
-from calolab.evaluate.core import GaussianCore, bin_index, energy_bins, fit_gaussian_core
+from calolab.evaluate.core import GaussianCore, bin_index, check_same_events, energy_bins, fit_gaussian_core
 from calolab.reco.predictions import Predictions
 
 __all__ = [
@@ -156,6 +156,29 @@ def _ratio_error(ratio: float, a: float, a_error: float, b: float, b_error: floa
     return abs(ratio) * math.hypot(a_error / a, b_error / b)
 
 
+def _binned_response(predictions: Predictions, bins: Sequence[float] | np.ndarray | None,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(true MeV, E_pred / E_true, bin index, edges)``; unusable events get NaN and index -1.
+
+    Raises:
+        ConfigError: the model predicts no energy, or the bin edges are not increasing.
+    """
+    predicted = predicted_total_energy(predictions)
+    if predicted is None:
+        msg = f"model {predictions.model!r} predicts no energy (no predicted['energy'])"
+        raise ConfigError(msg)
+    true = np.asarray(predictions.truth["energy"], dtype=float)
+    if true.ndim != 1:
+        true = true.sum(axis=1)
+    edges = energy_bins(true) if bins is None else np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        msg = f"energy bins must be at least 2 increasing edges (MeV), got {edges.tolist()}"
+        raise ConfigError(msg)
+    good = np.isfinite(true) & (true > 0) & np.isfinite(predicted)
+    response = np.where(good, predicted / np.where(good, true, 1.0), np.nan)
+    return true, response, np.where(good, bin_index(true, edges), -1), edges
+
+
 def energy_performance(
     predictions: Predictions,
     bins: Sequence[float] | np.ndarray | None = None,
@@ -177,20 +200,7 @@ def energy_performance(
     Raises:
         ConfigError: the model predicts no energy, or the bin edges are not increasing.
     """
-    predicted = predicted_total_energy(predictions)
-    if predicted is None:
-        msg = f"model {predictions.model!r} predicts no energy (no predicted['energy'])"
-        raise ConfigError(msg)
-    true = np.asarray(predictions.truth["energy"], dtype=float)
-    if true.ndim != 1:
-        true = true.sum(axis=1)
-    edges = energy_bins(true) if bins is None else np.asarray(bins, dtype=float)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        msg = f"energy bins must be at least 2 increasing edges (MeV), got {edges.tolist()}"
-        raise ConfigError(msg)
-    good = np.isfinite(true) & (true > 0) & np.isfinite(predicted)
-    response = np.where(good, predicted / np.where(good, true, 1.0), np.nan)
-    index = np.where(good, bin_index(true, edges), -1)
+    true, response, index, edges = _binned_response(predictions, bins)
     n_bins = edges.size - 1
     energy, bias, bias_error, median_bias, resolution, resolution_error = (np.full(n_bins, np.nan) for _ in range(6))
     counts = np.bincount(index[index >= 0], minlength=n_bins)
@@ -269,28 +279,11 @@ def paired_resolution(first: Predictions, second: Predictions, bins: Sequence[fl
         ConfigError: the two predictions are not of the same events, a model predicts no energy, or the
             bins are not increasing edges.
     """
-    true = np.asarray(first.truth["energy"], dtype=float)
-    other = np.asarray(second.truth["energy"], dtype=float)
-    if true.shape != other.shape or not np.array_equal(true, other, equal_nan=True):
-        msg = (f"{first.model!r} and {second.model!r} were not evaluated on the same events: predict the same "
-               f"test file (or split) with both")
-        raise ConfigError(msg)
-    if true.ndim != 1:
-        true = true.sum(axis=1)
-    energies = []
-    for predictions in (first, second):
-        predicted = predicted_total_energy(predictions)
-        if predicted is None:
-            msg = f"model {predictions.model!r} predicts no energy (no predicted['energy'])"
-            raise ConfigError(msg)
-        energies.append(predicted)
-    edges = np.asarray(bins, dtype=float)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        msg = f"energy bins must be at least 2 increasing edges (MeV), got {edges.tolist()}"
-        raise ConfigError(msg)
-    good = np.isfinite(true) & (true > 0) & np.isfinite(energies[0]) & np.isfinite(energies[1])
-    responses = [np.where(good, e / np.where(good, true, 1.0), np.nan) for e in energies]
-    index = np.where(good, bin_index(true, edges), -1)
+    check_same_events(first, second)
+    _, response_first, index, edges = _binned_response(first, bins)
+    _, response_second, _, _ = _binned_response(second, bins)
+    index = np.where(np.isfinite(response_second), index, -1)  # events both models reconstructed
+    responses = (response_first, response_second)
     n_bins = edges.size - 1
     rng = np.random.default_rng(seed)
     values = {key: np.full(n_bins, np.nan) for key in ("first", "second", "error", "p")}
