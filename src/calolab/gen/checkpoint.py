@@ -25,6 +25,8 @@ FORMAT = "calolab-generator"
 FORMAT_VERSION = 1
 #: events sampled per network call
 SAMPLE_BATCH = 1000
+#: events per GAN forward pass within a call (a few MB of cells: the passes over them stay in the cache)
+GAN_BLOCK = 32
 
 
 @dataclass
@@ -80,18 +82,23 @@ class TrainedGenerator:
         out = np.empty((energy.size, *self.shape), dtype=np.float32)
         for start in range(0, energy.size, batch_size):
             part = slice(start, start + batch_size)
-            out[part] = self._sample(encoded[part], energies[part], generator).numpy()
+            self._sample(encoded[part], energies[part], generator, torch.from_numpy(out[part]))
         return out
 
-    def _sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator,
+                out: torch.Tensor) -> None:
+        """Fill ``out`` ``(n, layers, y, x)`` MeV with one call's showers."""
         from calolab.gen.models import CaloFlow, Generator
 
-        if self.model == "gan":
-            network = cast(Generator, self.network)
-            z = torch.randn(conditions.shape[0], network.latent, generator=generator)
-            x = network(z, conditions, energy / self.conditions.energy_range[1])
-            return cast(torch.Tensor, self.transform.inverse(x[:, 0]))
-        return cast(CaloFlow, self.network).sample(conditions, energy, generator)
+        if self.model != "gan":
+            out.copy_(cast(CaloFlow, self.network).sample(conditions, energy, generator))
+            return
+        network = cast(Generator, self.network)
+        z = torch.randn(conditions.shape[0], network.latent, generator=generator)
+        fraction = energy / self.conditions.energy_range[1]
+        for start in range(0, len(z), GAN_BLOCK):  # blocks whose cells stay in the CPU's cache between steps
+            block = slice(start, start + GAN_BLOCK)
+            out[block] = self.transform.inverse(network(z[block], conditions[block], fraction[block])[:, 0])
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:

@@ -18,6 +18,7 @@ more cells, 1 for 6 or more, else 0), generated at that size and cropped back.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -123,10 +124,27 @@ class Generator(nn.Module):
             output.linear.bias.zero_()
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
-        """Cells for latent ``z`` ``(N, latent)``, ``conditions`` ``(N, C)`` and ``E_inc / E_max`` ``(N,)``."""
+        """Cells for latent ``z`` ``(N, latent)``, ``conditions`` ``(N, C)`` and ``E_inc / E_max`` ``(N,)``.
+
+        Computes ``crop(body(dense(...)))`` without its intermediate voxel shuffle: a kernel = stride
+        transposed convolution maps each voxel to its own block of children, so the two of them act on each
+        coarse voxel as a small two-layer network whose outputs are the voxel's 4 x 4 x 4 grandchildren, put in
+        place by one shuffle at the end. On CPU this halves the generator's time (``bench/generation.py``).
+        """
         h = torch.cat([z * energy_fraction[:, None], conditions], dim=1)  # 3DGAN: latent times the energy
-        grid = self.dense(h).view(-1, self.c0, *self.coarse)
-        return _crop(self.body(grid), self.shape)  # type: ignore[arg-type]
+        n, (d, height, width) = h.shape[0], self.coarse
+        grid = self.dense(h).view(n, self.c0, d * height * width).transpose(1, 2)  # (N, voxels, c0)
+        first, last = cast(Deconv, self.body[0]), cast(Deconv, self.body[2])
+        children = math.prod(first.factor)
+        # the first deconvolution's outputs are ordered (channel, child): reorder them to (child, channel)
+        weight = first.linear.weight.view(first.c_out, children, -1).transpose(0, 1).reshape(-1, self.c0)
+        bias = first.linear.bias.view(first.c_out, children).T.reshape(-1)
+        hidden = nn.functional.leaky_relu(nn.functional.linear(grid, weight, bias), 0.2)
+        cells = nn.functional.linear(hidden.view(n, -1, children, first.c_out), last.linear.weight, last.linear.bias)
+        (fd1, fh1, fw1), (fd2, fh2, fw2) = first.factor, last.factor
+        cells = cells.view(n, d, height, width, fd1, fh1, fw1, fd2, fh2, fw2).permute(0, 1, 4, 7, 2, 5, 8, 3, 6, 9)
+        cells = cells.reshape(n, 1, d * fd1 * fd2, height * fh1 * fh2, width * fw1 * fw2)
+        return torch.relu(_crop(cells, self.shape))  # the body's final ReLU, on the kept cells only
 
 
 class Discriminator(nn.Module):
