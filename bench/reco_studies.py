@@ -77,9 +77,9 @@ RATIO = {"energy_target": "ratio"}  # energy networks learn the factor E / (summ
 
 def clic_energy(scale: str) -> Study:
     energy = "10-510GeV"
+    guns = [{"particle": "e-", "energy": energy}, {"particle": "gamma", "energy": energy}] * 3  # seeds 1-6
     return Study(
-        "clic", [{"particle": "e-", "energy": energy}, {"particle": "gamma", "energy": energy}],
-        _scaled([6000, 6000], scale), "energy",
+        "clic", guns, _scaled([6000] * len(guns), scale), "energy",
         [ModelSpec("linear"), ModelSpec("xgboost"), ModelSpec("cnn", inputs=RATIO, options={"dropout": 0.0})],
         "e- and gamma at normal incidence, 10-510 GeV, clic (51x51x25 Si-W ECAL + 17x17x60 HCAL), raw cells; the "
         "CNN reads the cell fractions of a 15x15 pad ECAL window (0.8 +- 0.1% of the ECAL energy falls outside above "
