@@ -250,20 +250,17 @@ def _paired_resolutions(comparison: Any, study: Study) -> dict[str, Any]:
     edges = study.evaluation.get("energy_edges")
     if edges is None:
         return {}
-    networks = [spec.label for spec in study.models if not spec.is_baseline]
-    baselines = [spec.label for spec in study.models if spec.is_baseline]
     paired = {}
-    for network in networks:
-        for baseline in baselines:
-            result = paired_resolution(comparison.predictions[network], comparison.predictions[baseline], edges,
-                                       n_resamples=200, seed=0)
-            paired[f"{network} vs {baseline}"] = {
-                "difference": result.difference.tolist(), "difference_error": result.difference_error.tolist(),
-                "p_first_not_better": result.p_first_not_better.tolist(),
-                "first_better_everywhere": result.first_better_everywhere,
-                "note": "difference = resolution of the second - of the first (> 0: the first is better)"}
-            print(f"  {network} vs {baseline}: better in {int(np.sum(result.difference > 0))} of "
-                  f"{int(np.sum(np.isfinite(result.difference)))} bins", flush=True)
+    for network, baseline in _network_baseline_pairs(study):
+        result = paired_resolution(comparison.predictions[network], comparison.predictions[baseline], edges,
+                                   n_resamples=200, seed=0)
+        paired[f"{network} vs {baseline}"] = {
+            "difference": result.difference.tolist(), "difference_error": result.difference_error.tolist(),
+            "p_first_not_better": result.p_first_not_better.tolist(),
+            "first_better_everywhere": result.first_better_everywhere,
+            "note": "difference = resolution of the second - of the first (> 0: the first is better)"}
+        print(f"  {network} vs {baseline}: better in {int(np.sum(result.difference > 0))} of "
+              f"{int(np.sum(np.isfinite(result.difference)))} bins", flush=True)
     return paired
 
 
@@ -273,15 +270,20 @@ def _paired_aucs(comparison: Any, study: Study) -> dict[str, Any]:
 
     signal, background = study.evaluation.get("signal"), study.evaluation.get("background")
     paired = {}
-    for network in (spec.label for spec in study.models if not spec.is_baseline):
-        for baseline in (spec.label for spec in study.models if spec.is_baseline):
-            result = paired_auc(comparison.predictions[network], comparison.predictions[baseline], signal, background)
-            paired[f"{network} vs {baseline}"] = {"auc": list(result.auc), "difference": result.difference,
-                                                  "difference_error": result.difference_error,
-                                                  "significance": result.significance}
-            print(f"  {network} - {baseline}: AUC {result.difference:+.4f} +- {result.difference_error:.4f}",
-                  flush=True)
+    for network, baseline in _network_baseline_pairs(study):
+        result = paired_auc(comparison.predictions[network], comparison.predictions[baseline], signal, background)
+        paired[f"{network} vs {baseline}"] = {"auc": list(result.auc), "difference": result.difference,
+                                              "difference_error": result.difference_error,
+                                              "significance": result.significance}
+        print(f"  {network} - {baseline}: AUC {result.difference:+.4f} +- {result.difference_error:.4f}", flush=True)
     return paired
+
+
+def _network_baseline_pairs(study: Study) -> list[tuple[str, str]]:
+    """``(network, baseline)`` labels of every network paired with every baseline of the study."""
+    networks = [spec.label for spec in study.models if not spec.is_baseline]
+    baselines = [spec.label for spec in study.models if spec.is_baseline]
+    return [(network, baseline) for network in networks for baseline in baselines]
 
 
 def _headline(figures: dict[str, Any]) -> dict[str, float]:

@@ -21,7 +21,14 @@ from iminuit import Minuit
 from iminuit.cost import LeastSquares
 
 from calolab.errors import ConfigError
-from calolab.evaluate.core import GaussianCore, bin_index, check_same_events, energy_bins, fit_gaussian_core
+from calolab.evaluate.core import (
+    MIN_CORE_VALUES,
+    GaussianCore,
+    bin_index,
+    check_same_events,
+    energy_bins,
+    fit_gaussian_core,
+)
 from calolab.reco.predictions import Predictions
 
 __all__ = [
@@ -212,7 +219,7 @@ def energy_performance(
             continue
         energy[b] = true[in_bin].mean()
         median_bias[b] = np.median(response[in_bin]) - 1.0
-        if counts[b] < max(min_events, 10):
+        if counts[b] < max(min_events, MIN_CORE_VALUES):
             cores.append(GaussianCore.empty(int(counts[b])))
             continue
         core = fit_gaussian_core(response[in_bin], n_sigma=n_sigma)
@@ -289,7 +296,7 @@ def paired_resolution(first: Predictions, second: Predictions, bins: Sequence[fl
     values = {key: np.full(n_bins, np.nan) for key in ("first", "second", "error", "p")}
     for b in range(n_bins):
         rows = np.flatnonzero(index == b)
-        if rows.size < max(min_events, 10):
+        if rows.size < max(min_events, MIN_CORE_VALUES):
             continue
         values["first"][b], values["second"][b] = (_core_resolution(r[rows], n_sigma) for r in responses)
         differences = np.empty(n_resamples)
