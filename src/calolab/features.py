@@ -52,6 +52,9 @@ __all__ = [
     "feature_matrix",
     "feature_names",
     "features_from_file",
+    "features_in_chunks",
+    "concatenate_features",
+    "FEATURE_CHUNK",
     "log_weighted_width",
     "seed_windows",
     "stack_features",
@@ -71,6 +74,8 @@ FEATURE_NAMES: tuple[str, ...] = (*GLOBAL_FEATURES, *SECTION_FEATURES, "layer_<k
 RATIO_CAP = 1.0e3
 #: CMS w0 of the log-weighted shower-shape covariances (REFERENCES.md "Cluster position")
 W0_SHAPE = 4.7
+#: events per call of :func:`compute_features` when reading a file or a large array
+FEATURE_CHUNK = 256
 
 _GeometryLike = Any  # a calolab Section: name, cell_centres_x/y(), layer_z_centres(), z_front, z_back
 
@@ -274,6 +279,21 @@ def feature_matrix(cells: Mapping[str, np.ndarray], detector: Any, *, threshold_
     return np.stack([features[name] for name in names], axis=1), names
 
 
+def features_in_chunks(cells: Mapping[str, np.ndarray], detector: Any, *, chunk: int = FEATURE_CHUNK,
+                       threshold_mev: float = 0.1, w0: float = W0_SHAPE) -> dict[str, np.ndarray]:
+    """:func:`compute_features` of cells already in memory, ``chunk`` events at a time (its temporaries are
+    several times the cells' size)."""
+    n = len(next(iter(cells.values())))
+    parts = [compute_features({name: values[first:first + chunk] for name, values in cells.items()}, detector,
+                              threshold_mev=threshold_mev, w0=w0) for first in range(0, max(n, 1), chunk)]
+    return concatenate_features(parts)
+
+
+def concatenate_features(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Feature dicts of consecutive event blocks -> one dict over all their events."""
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
 def stack_features(features: Mapping[str, np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
     """Stack a feature dict into ``(N, F)`` in the order of ``names`` (default: the dict's)."""
     keys = list(features) if names is None else list(names)
@@ -287,7 +307,8 @@ def stack_features(features: Mapping[str, np.ndarray], names: Sequence[str] | No
 
 def features_from_file(path: str | os.PathLike[str], events: slice | np.ndarray = slice(None), *,
                        signal: Literal["raw", "digitized"] = "raw", sections: Sequence[str] | None = None,
-                       threshold_mev: float = 0.1, w0: float = W0_SHAPE, chunk: int = 256) -> dict[str, np.ndarray]:
+                       threshold_mev: float = 0.1, w0: float = W0_SHAPE, chunk: int = FEATURE_CHUNK,
+                       ) -> dict[str, np.ndarray]:
     """:func:`compute_features` of the selected events of a shower file, read ``chunk`` events at a time.
 
     Args:
@@ -325,7 +346,7 @@ def features_from_file(path: str | os.PathLike[str], events: slice | np.ndarray 
             read = showers.digitized if signal == "digitized" else showers.energy
             cells = {name: read(name, part) for name in names}
             parts.append(compute_features(cells, detector, threshold_mev=threshold_mev, w0=w0))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    return concatenate_features(parts)
 
 
 def check_reading(signal: str, chunk: int) -> None:

@@ -34,6 +34,21 @@ def test_sample_holds_every_event_with_features_and_origin(sample) -> None:
         sample.feature("hcal_ecal_ratio")  # one section: no ratio
 
 
+def test_features_read_with_the_arrays_equal_those_read_from_the_files(sample, tmp_path) -> None:
+    # simulate_sample takes the features from the arrays' pass over the files; features_from_file reads again
+    from calolab.features import features_from_file
+
+    for k, path in enumerate(sample.files):
+        alone = features_from_file(path)
+        rows = sample.source == k
+        for name in sample.feature_names:
+            np.testing.assert_array_equal(sample.feature(name)[rows], alone[name], err_msg=name)
+    # with chunks of 40 events the visitor sees three chunks of the first file: the table is unchanged
+    chunked = simulate_sample("cms", GUNS, [90, 60], sample.files[0].parent, seed=3,
+                              data_config=DataConfig(chunk=40))
+    np.testing.assert_array_equal(chunked.features, sample.features)
+
+
 def test_files_are_reused_and_a_changed_count_is_refused(sample, tmp_path) -> None:
     folder = sample.files[0].parent
     stamps = [path.stat().st_mtime_ns for path in sample.files]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ __all__ = [
     "ShowerDataset",
     "ShowerDataModule",
     "load_showers",
+    "ChunkVisitor",
     "split_indices",
     "apply_cell_transform",
 ]
@@ -275,7 +276,14 @@ def _window(cells: np.ndarray, size: int, centres_x: np.ndarray, centres_y: np.n
     return np.ascontiguousarray(out, dtype=np.float32), seed
 
 
-def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays:
+#: called once per chunk read by :func:`load_showers` with (index of the file among the paths, section name ->
+#: the chunk's cells as read -- MeV, ``(n, layers, y, x)``, the config's signal, before any window or
+#: transform -- and the file's detector); the arrays are only valid during the call
+ChunkVisitor = Callable[[int, Mapping[str, np.ndarray], Any], None]
+
+
+def _read_file(path: str | os.PathLike[str], config: DataConfig, file_index: int = 0,
+               on_chunk: ChunkVisitor | None = None) -> ShowerArrays:
     from calolab.data.showerfile import ShowerFile
 
     with ShowerFile(path) as showers:
@@ -309,8 +317,11 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
         layers = np.empty((n, layer_offsets[-1]), dtype=np.float32) if config.layer_fractions else None
         for first in range(0, n, config.chunk):
             part = slice(first, min(first + config.chunk, n))
+            read: dict[str, np.ndarray] = {}
             for k, name in enumerate(sections):
                 raw = showers.digitized(name, part) if config.signal == "digitized" else showers.energy(name, part)
+                if on_chunk is not None:
+                    read[name] = raw
                 raw = raw.astype(np.float32, copy=False) / np.float32(GEV)
                 if start_photons is not None and name in centres:  # the split sees the whole section
                     start_photons[part] = _two_seed_start(raw, *centres[name], split_length_mm)
@@ -321,6 +332,8 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig) -> ShowerArrays
                     layers[part, layer_offsets[k]:layer_offsets[k + 1]] = raw.sum(axis=(2, 3), dtype=np.float64)
                 if name in cells:
                     cells[name][part] = apply_cell_transform(raw, config.cell_transform)
+            if on_chunk is not None:
+                on_chunk(file_index, read, showers.detector)
         primaries = showers.primaries(slice(0, n))
         first = primaries.event_offsets[:-1]
         direction = primaries.direction[first] if primaries.n_particles else np.zeros((n, 3))
@@ -353,8 +366,11 @@ def _two_seed_start(cells_gev: np.ndarray, centres_x: np.ndarray, centres_y: np.
 
 
 def load_showers(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 config: DataConfig | None = None) -> ShowerArrays:
+                 config: DataConfig | None = None, *, on_chunk: ChunkVisitor | None = None) -> ShowerArrays:
     """Read one or more shower files into :class:`ShowerArrays` (chunk by chunk, float32 cells).
+
+    ``on_chunk`` (:data:`ChunkVisitor`) sees every chunk's cells as read, so a caller can compute more from
+    the same pass over the files (e.g. the feature table of :func:`calolab.studies.reconstruction.simulate_sample`).
 
     Raises:
         DatasetError: a file is missing or invalid, has no digitized signal when asked, or the files'
@@ -366,7 +382,7 @@ def load_showers(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     if not paths:
         msg = "no shower files given: pass at least one --data FILE.h5"
         raise ConfigError(msg)
-    parts = [_read_file(path, config) for path in paths]
+    parts = [_read_file(path, config, k, on_chunk) for k, path in enumerate(paths)]
     return parts[0] if len(parts) == 1 else ShowerArrays.concatenate(parts)
 
 
@@ -548,6 +564,7 @@ class ShowerDataModule(L.LightningDataModule):
         self.augment = augment
         self.standardizer: Standardizer | None = None
         self._ready = False
+        self._statistics: dict[int, ShowerDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self._ready:
@@ -579,6 +596,18 @@ class ShowerDataModule(L.LightningDataModule):
     def dataset(self, split: Literal["train", "val", "test"]) -> ShowerDataset:
         self.setup()
         return self._datasets[split]
+
+    def statistics_loader(self, n_events: int) -> DataLoader:
+        """Batches of up to ``n_events`` training events, the same seeded subset at every call and never
+        mirrored: the events whose statistics become the batch-norm averages
+        (:class:`calolab.reco.batchnorm.PreciseBatchNorm`)."""
+        self.setup()
+        if n_events not in self._statistics:
+            assert self.standardizer is not None  # set by setup()
+            subset = np.random.default_rng([self.seed, 1]).permutation(self.train_index)[:n_events]
+            self._statistics[n_events] = ShowerDataset(self.arrays, self.standardizer, self.classes, self.config,
+                                                       np.sort(subset))
+        return batch_loader(self._statistics[n_events], self.batch_size, shuffle=True, seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
         return batch_loader(self.dataset("train"), self.batch_size, shuffle=True, seed=self.seed)

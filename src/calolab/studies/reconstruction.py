@@ -195,13 +195,19 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
         detector, guns, n, workdir, seed, workers, progress: as in :func:`simulate_files`.
         data_config: how the networks read the events (window, cell transform, ...).
     """
-    from calolab.features import features_from_file
+    from calolab.features import concatenate_features, features_from_file, features_in_chunks
 
     files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress)
     counts = _counts(guns, n)
     config = data_config or DataConfig()
-    arrays = load_showers(files, config)
-    tables = [features_from_file(path) for path in files]
+    if config.signal == "raw":  # the features come from the same pass over the files as the arrays
+        chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in files]
+        arrays = load_showers(files, config, on_chunk=lambda k, cells, detector: chunks[k].append(
+            features_in_chunks(cells, detector)))
+        tables = [concatenate_features(parts) for parts in chunks]
+    else:  # the baselines' features read the raw signal, the networks the digitised one
+        arrays = load_showers(files, config)
+        tables = [features_from_file(path) for path in files]
     names = list(tables[0])
     features = np.concatenate([np.stack([t[name] for name in names], axis=1) for t in tables])
     rows = np.concatenate([np.arange(count) for count in counts])
