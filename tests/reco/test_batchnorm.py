@@ -14,7 +14,7 @@ from calolab.reco.train import TrainConfig, train_reco
 
 def _net() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5), nn.Linear(4, 1))
+    return nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.BatchNorm1d(4), nn.Linear(4, 1))
 
 
 def test_averages_become_the_mean_and_variance_of_the_batches() -> None:
@@ -22,14 +22,15 @@ def test_averages_become_the_mean_and_variance_of_the_batches() -> None:
     rng = np.random.default_rng(1)
     inputs = torch.tensor(rng.normal([1.0, -2.0, 5.0], [0.5, 2.0, 3.0], (400, 3)), dtype=torch.float32)
     batches = [{"scalars": chunk} for chunk in inputs.split(100)]
-    norm = net[1]
+    norm = net[2]
     norm.momentum = 0.3
     net.train()
     assert recompute_batchnorm(net, batches, lambda batch: net(batch["scalars"])) == 400
     with torch.no_grad():
         hidden = net[0](inputs)
     # equal-size batches: the cumulative average of the batch means is the mean over all events; the variance
-    # is the average of the batches' unbiased variances
+    # is the average of the batches' unbiased variances (the dropout before the norm stayed off, or the
+    # averages would be of randomly zeroed and rescaled values)
     np.testing.assert_allclose(norm.running_mean, hidden.mean(0), rtol=1e-5, atol=1e-6)
     expected_var = torch.stack([h.var(0, unbiased=True) for h in hidden.split(100)]).mean(0)
     np.testing.assert_allclose(norm.running_var, expected_var, rtol=1e-5)
@@ -37,7 +38,7 @@ def test_averages_become_the_mean_and_variance_of_the_batches() -> None:
     net.eval()
     assert recompute_batchnorm(net, batches[:1], lambda batch: net(batch["scalars"])) == 100
     assert not net.training and not norm.training
-    # dropout stayed off while the averages were taken: two passes give the same averages
+    # two passes give the same averages (no random dropout)
     first = norm.running_mean.clone()
     recompute_batchnorm(net, batches[:1], lambda batch: net(batch["scalars"]))
     np.testing.assert_array_equal(norm.running_mean, first)
