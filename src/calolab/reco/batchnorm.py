@@ -76,7 +76,8 @@ def recompute_batchnorm(module: nn.Module, batches: Iterable[Mapping[str, Any]],
 
 
 class PreciseBatchNorm(L.Callback):
-    """Before each validation of a fit, recompute the batch-norm averages with :func:`recompute_batchnorm`.
+    """Before each validation of a fit, recompute the batch-norm averages with :func:`recompute_batchnorm`
+    (give it only to a network that has batch-norm layers: :func:`batchnorm_layers`).
 
     Args:
         batches: makes the batches to average over (the same events every time: a fixed subset of the
@@ -87,7 +88,7 @@ class PreciseBatchNorm(L.Callback):
         self.batches = batches
 
     def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or not batchnorm_layers(module):
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
             return
         recompute_batchnorm(module, self.batches(), lambda batch: module(batch["cells"], batch["scalars"],
                                                                          batch.get("start")))

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from calolab.data.augment import Augmentation, check_augmentation
 from calolab.data.torch import DataConfig, ShowerArrays, ShowerDataModule, batch_loader
 from calolab.errors import ConfigError, DatasetError, format_validation_error
-from calolab.reco.batchnorm import PreciseBatchNorm
+from calolab.reco.batchnorm import PreciseBatchNorm, batchnorm_layers
 from calolab.reco.models import LossWeights
 from calolab.reco.models import model_config as validate_model_config
 from calolab.reco.task import TASKS, RecoTask, check_start, check_task
@@ -355,7 +355,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     history = _History()
     callbacks: list[L.Callback] = [checkpoint, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"),
                                    history]
-    if config.batchnorm_events:
+    if config.batchnorm_events and batchnorm_layers(module):  # the DNN and cluster networks have none
         callbacks.append(PreciseBatchNorm(lambda: datamodule.statistics_loader(config.batchnorm_events)))
     with quiet_lightning():
         trainer = L.Trainer(
