@@ -3,10 +3,11 @@
 For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cells), times
 
 * the calolab Monte Carlo engine (``mc``), single-threaded (one core);
-* each generative model (``gan``: 3DGAN-style, ``flow``: CaloFlow-style) with its default
-  architecture, through the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition
-  checks, sampling, :class:`~calolab.sim.events.Deposits`), at batch 1 (one event per call) and at
-  batch 1000 (one call of 1000 events).
+* each generative model (``gan``: 3DGAN-style, ``flow``: CaloFlow-style with its default spline
+  couplings, ``flow-affine``: the same with affine couplings) with its default architecture, through
+  the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition checks, sampling,
+  :class:`~calolab.sim.events.Deposits`), at batch 1 (one event per call) and at batch 1000 (one call
+  of 1000 events).
 
 Sampling speed depends on the architecture only, so the networks are freshly initialised (their
 preprocessing fitted on the Monte Carlo showers of the run) unless ``--model PATH`` names trained
@@ -63,12 +64,17 @@ def time_mc(n: int) -> tuple[dict, np.ndarray, np.ndarray]:
     return case, deposits.active["ECAL"], primaries.energy
 
 
-def untrained_model(kind: str, cells: np.ndarray, energy: np.ndarray) -> TrainedGenerator:
-    """A default-architecture model for pisa-csi e- of 10-100 GeV, its preprocessing fitted on ``cells``."""
+#: the untrained models timed: name -> (model kind, options)
+UNTRAINED = {"gan": ("gan", {}), "flow": ("flow", {}), "flow-affine": ("flow", {"spline_bins": 0})}
+
+
+def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> TrainedGenerator:
+    """A model of :data:`UNTRAINED` for pisa-csi e- of 10-100 GeV, its preprocessing fitted on ``cells``."""
     detector = load_detector(DETECTOR)
     section = detector.sections[0]
     spec = ConditionSpec(ENERGY_RANGE_MEV, (0.0, 0.0), (11,))
-    config = model_config(kind)
+    kind, options = UNTRAINED[name]
+    config = model_config(kind, options)
     torch.manual_seed(0)
     shape = tuple(section.shape)
     transform = None
@@ -79,7 +85,7 @@ def untrained_model(kind: str, cells: np.ndarray, energy: np.ndarray) -> Trained
         network = CaloFlow(shape, spec.size, config)  # type: ignore[arg-type]
         network.fit_preprocessing(torch.from_numpy(cells), torch.from_numpy(energy.astype(np.float32)))
     network.eval()
-    return TrainedGenerator(name=f"bench-{kind}", model=kind, network=network, conditions=spec, shape=shape,
+    return TrainedGenerator(name=f"bench-{name}", model=kind, network=network, conditions=spec, shape=shape,
                             section=section.name, detector_toml=detector.to_toml(), transform=transform,
                             path=Path("(untrained)"))
 
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     mc, cells, energy = time_mc(args.mc_showers)
     results["mc"] = mc
     models = ([load_generator(path) for path in args.model] if args.model
-              else [untrained_model(kind, cells, energy) for kind in ("gan", "flow")])
+              else [untrained_model(name, cells, energy) for name in UNTRAINED])
     results["models"] = []
     for model in models:
         case = time_model(model, args.batch1_calls, args.batch)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
             case[key.replace("showers_per_s", "ratio_to_mc")] = case[key] / mc["showers_per_s"]
         results["models"].append(case)
         big = case[f"batch{args.batch}_showers_per_s"]
-        print(f"{model.model:>6s}  batch 1: {case['batch1_showers_per_s']:10.1f} showers/s "
+        print(f"{model.name:>12s}  batch 1: {case['batch1_showers_per_s']:10.1f} showers/s "
               f"({case['batch1_ratio_to_mc']:.1f}x mc);  batch {args.batch}: {big:10.1f} showers/s "
               f"({case[f'batch{args.batch}_ratio_to_mc']:.1f}x mc)")
     best = max(case[f"batch{args.batch}_ratio_to_mc"] for case in results["models"])

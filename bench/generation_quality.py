@@ -3,7 +3,7 @@
 Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is committed):
 
 1. ``python bench/generation_quality.py simulate``: pisa-csi e- of 1-30 GeV from the Monte Carlo, a
-   training file (5000 events, seed 11) and a held-out reference (2000 events, seed 12);
+   training file (20000 events, seed 11) and a held-out reference (4000 events, seed 12);
 2. ``python bench/generation_quality.py train gan`` and ``... train flow``: one model each
    (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread);
 3. ``python bench/generation_quality.py evaluate``: each model generates showers for the reference's
@@ -31,29 +31,31 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_results  # noqa: E402
 
-SIMULATIONS = {"train": (5000, 11), "reference": (2000, 12)}
+SIMULATIONS = {"train": (20000, 11), "reference": (4000, 12)}
 
 
 def simulate(work: Path) -> None:
     for name, (n, seed) in SIMULATIONS.items():
         subprocess.run([sys.executable, "-m", "calolab.cli", "simulate", "-d", "pisa-csi", "-p", "e-", "-E", "1-30GeV",
-                        "-n", str(n), "--seed", str(seed), "-o", str(work / f"{name}.h5"), "-q", "--overwrite"],
-                       check=True)
+                        "-n", str(n), "--seed", str(seed), "--workers", "2", "-o", str(work / f"{name}.h5"), "-q",
+                        "--overwrite"], check=True)
 
 
-def train(work: Path, model: str, minutes: float, epochs: int) -> None:
+def train(work: Path, model: str, minutes: float, epochs: int, options: dict, run: str | None) -> None:
     import torch
 
     from calolab.gen.train import GenTrainConfig, train_generator
 
     torch.set_num_threads(1)
-    config = GenTrainConfig(data=[work / "train.h5"], model=model, epochs=epochs, patience=8, max_minutes=minutes,
-                            seed=0, output=work / "runs" / model, overwrite=True)
+    output = work / "runs" / (run or model)
+    config = GenTrainConfig(data=[work / "train.h5"], model=model, model_options=options, epochs=epochs, patience=8,
+                            max_minutes=minutes, seed=0, output=output, overwrite=True)
     result = train_generator(config)
-    summary = {"model": model, "seed": 0, "max_minutes": minutes, "epochs_run": result.epochs,
-               "seconds": result.seconds, "monitor": result.monitor, "best_score": result.best_score,
-               "n_events": result.n_events, "batch_size": config.batch_size, "lr": config.learning_rate}
-    (work / "runs" / model / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = {"model": model, "model_options": options, "seed": 0, "max_minutes": minutes,
+               "epochs_run": result.epochs, "seconds": result.seconds, "monitor": result.monitor,
+               "best_score": result.best_score, "n_events": result.n_events, "batch_size": config.batch_size,
+               "lr": config.learning_rate}
+    (output / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(result.summary_lines()))
 
 
@@ -100,10 +102,8 @@ def evaluate(work: Path, max_events: int) -> dict:
                      "classifier": "calolab.validate.classifier defaults, seed 0", "goal_auc": 0.6, "models": {}}
     with ShowerFile(work / "reference.h5") as reference:
         primaries, detector = reference.primaries(), reference.detector
-    for model in ("gan", "flow"):
-        run = work / "runs" / model
-        if not (run / "model.pt").exists():
-            continue
+    for run in sorted((work / "runs").glob("*/budget.json")):
+        run, model = run.parent, run.parent.name
         engine = ModelEngine(run)
         start = time.perf_counter()
         deposits = engine.simulate(primaries, detector, np.random.SeedSequence(2026))
@@ -138,7 +138,7 @@ def closure(work: Path, minutes: float) -> dict:
     results = json.loads(results_path.read_text())
     entry: dict = {"network": "dnn, energy_target ratio, seed 0", "epochs": network.epochs,
                    "test_resolution_on_mc": network.metrics["energy_resolution"], "samples": {}}
-    candidates = {model: work / f"generated-{model}.h5" for model in ("gan", "flow")}
+    candidates = {path.stem.removeprefix("generated-"): path for path in sorted(work.glob("generated-*.h5"))}
     candidates["mc (training file)"] = work / "train.h5"
     for name, path in candidates.items():
         if not path.exists():
@@ -159,8 +159,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", nargs="?", choices=["gan", "flow"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/calolab-genq"))
     parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--options", type=json.loads, default={}, help="model options, JSON (train)")
+    parser.add_argument("--run", help="name of the run folder under runs/ (train; default: the model)")
     parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--max-events", type=int, default=2000)
+    parser.add_argument("--max-events", type=int, default=4000)
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "simulate":
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "train":
         if args.model is None:
             parser.error("train needs a model: gan or flow")
-        train(args.work, args.model, args.minutes, args.epochs)
+        train(args.work, args.model, args.minutes, args.epochs, args.options, args.run)
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     else:

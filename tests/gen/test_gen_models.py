@@ -122,3 +122,132 @@ def test_generator_forward_equals_its_deconvolutions_in_sequence(shape: tuple[in
     assert fused.shape == (4, 1, *shape)
     assert 0.2 < (reference > 0).float().mean() < 1.0
     torch.testing.assert_close(fused, reference, atol=1e-6, rtol=1e-5)
+
+
+def test_gaussianiser_maps_a_spiked_column_to_a_standard_normal_and_back() -> None:
+    """A column like an empty-cell spike (75% of the mass in a narrow band) plus a broad continuum, and a
+    lognormal one: the map gives mean 0 and variance 1, and the inverse returns the samples (up to
+    rounding: both ways are one piecewise-linear map); standard-normal draws mapped back keep the spike's share."""
+    from calolab.gen.models.flow import Gaussianiser
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    spike = rng.random(n) < 0.75
+    column = np.where(spike, -13.8 + 0.05 * rng.random(n), rng.uniform(-10.0, 0.0, n))
+    x = torch.from_numpy(np.stack([column, rng.lognormal(0.0, 1.0, n)], axis=1).astype(np.float32))
+    mapping = Gaussianiser(2, knots=512)
+    mapping.fit(x)
+    z = mapping(x)
+    torch.testing.assert_close(z.mean(0), torch.zeros(2), atol=0.02, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.ones(2), atol=0.02, rtol=0)
+    back = mapping.inverse(z)
+    assert float((back[:, 0] - x[:, 0]).abs().max()) < 0.1  # one piecewise-linear map both ways: rounding only
+    torch.testing.assert_close(back[:, 1], x[:, 1], atol=0.05, rtol=0.01)
+    drawn = mapping.inverse(torch.randn(n, 2, generator=torch.Generator().manual_seed(1)))
+    assert abs(float((drawn[:, 0] < -13.7).float().mean()) - 0.75) < 0.01  # binomial sigma 0.003
+    assert float(drawn[:, 1].min()) >= float(x[:, 1].min())  # clamped to the fitted range
+
+
+def test_gaussianiser_keeps_the_gap_above_a_spike_and_the_tail_of_a_column() -> None:
+    """Standard-normal draws mapped back: with ``split`` at the gap between a spike (75%) and a continuum,
+    almost none land in the gap (without it, the knot interval across the gap takes about 1% of the
+    draws); and the 99.9% quantile of a long-tailed column is that of the sample (knots spread evenly
+    in normal score, not in probability)."""
+    from calolab.gen.models.flow import Gaussianiser
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    spike = rng.random(n) < 0.75
+    gapped = np.where(spike, -16.0 + rng.random(n), rng.uniform(-11.5, 0.0, n))  # the gap: -15 to -11.5
+    x = torch.from_numpy(np.stack([gapped, rng.lognormal(0.0, 1.0, n)], axis=1).astype(np.float32))
+    draws = torch.randn(200_000, 2, generator=torch.Generator().manual_seed(1))
+    in_gap = {}
+    for split in (None, -13.0):
+        mapping = Gaussianiser(2, knots=256, split=split)
+        mapping.fit(x)
+        back = mapping.inverse(draws)
+        in_gap[split] = float(((back[:, 0] > -14.99) & (back[:, 0] < -11.51)).float().mean())
+        tail = float(back[:, 1].quantile(0.999))
+        assert tail == pytest.approx(float(np.quantile(x[:, 1].numpy(), 0.999)), rel=0.15)  # sample error ~10%
+    assert in_gap[None] > 0.004
+    assert in_gap[-13.0] < 0.0005  # one sample's probability, 1/20000
+
+
+def test_gaussianiser_without_knots_standardises() -> None:
+    from calolab.gen.models.flow import Gaussianiser
+
+    x = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
+    mapping = Gaussianiser(2, knots=0)
+    mapping.fit(x)
+    torch.testing.assert_close(mapping(x), (x - x.mean(0)) / x.std(0))
+    torch.testing.assert_close(mapping.inverse(mapping(x)), x)
+    with pytest.raises(ConfigError, match="quantile_knots must be 0"):
+        model_config("flow", {"quantile_knots": 1})
+
+
+def test_flow_decoding_undoes_the_encoding_and_keeps_an_empty_layer_empty() -> None:
+    """Cells -> the flow's coordinates (dequantised with cell_noise = 1 keV per cell) -> cells: hit cells
+    come back to within that noise and the layer sums unbiased (decoding takes the noise's mean, 50 keV
+    for 100 cells, off each layer); an empty layer stays empty even when the shape puts all of the
+    layer's energy into one cell (as a flow's sample may)."""
+    torch.manual_seed(0)
+    cells = torch.rand(20, 4, 10, 10) * 50 * (torch.rand(20, 4, 10, 10) < 0.6)
+    cells[0, 2] = 0.0
+    energy = torch.full((20,), 5000.0)
+    model = CaloFlow((4, 10, 10), 3, FlowConfig())
+    u, x = model._encode(cells, energy, torch.Generator().manual_seed(1))
+    x = x.view(20, 4, 100)
+    back = model._decode(u, x, energy)
+    torch.testing.assert_close(back, cells, atol=0.01, rtol=1e-4)
+    assert torch.equal(back > 0, cells > 0)
+    bias = float((back.sum(dim=(2, 3)) - cells.sum(dim=(2, 3))).mean())
+    assert abs(bias) < 0.003  # noise of a layer sum: 2.9 keV, over 80 layers; 50 keV if the mean stayed
+    x[0, 2, 0] = 20.0  # one cell with all of the empty layer's share
+    assert float(model._decode(u, x, energy)[0, 2].sum()) == 0.0
+
+
+def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
+    """With the previous layer as context, a new shape of layer 1 (same energy) changes the density of
+    layer 1 and of layer 2, and not of layers 0 and 3; with previous_layer_features=0 only layer 1's."""
+    torch.manual_seed(0)
+    shape = (4, 3, 3)
+    cells = torch.rand(8, *shape) * 50 + 1.0
+    energy = torch.full((8,), 1000.0)
+    conditions = torch.rand(8, 3)
+    changed = cells.clone()
+    changed[:, 1] = changed[:, 1].flip(-1) * torch.linspace(0.5, 2.0, 3)
+    changed[:, 1] *= cells[:, 1].sum(dim=(1, 2), keepdim=True) / changed[:, 1].sum(dim=(1, 2), keepdim=True)
+
+    def shape_log_densities(flow: CaloFlow, showers: torch.Tensor) -> torch.Tensor:
+        u, x = flow._encode(showers, energy, torch.Generator().manual_seed(5))  # the same noise each time
+        n, layers = u.shape
+        u = flow.energy_map(u)
+        z = flow.shape_map(x.reshape(n, -1)).view(n, layers, -1)
+        previous = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        context = flow._shape_context(torch.cat([conditions, u], dim=1), slice(None), previous)
+        return flow.shape_flow.log_prob(z.reshape(n * layers, -1), context).view(n, layers)
+
+    for features, sees_previous in ((4, True), (0, False)):
+        flow = CaloFlow(shape, 3, FlowConfig.model_validate({**TINY_FLOW, "previous_layer_features": features}))
+        flow.fit_preprocessing(cells, energy)
+        _randomise(flow)
+        before, after = shape_log_densities(flow, cells), shape_log_densities(flow, changed)
+        moved = ~torch.isclose(after, before, rtol=1e-5, atol=1e-4).all(dim=0)
+        assert moved.tolist() == [False, True, sees_previous, False]
+
+
+def test_empty_cells_have_the_same_shape_coordinates_whatever_the_layer_energy() -> None:
+    """Dequantised shares (fraction_noise) rather than MeV noise: an empty cell's coordinate is the same in a
+    soft and a hard shower of the same shape, so the flow's empty-cell region does not move with energy."""
+    torch.manual_seed(0)
+    shape = (2, 3, 3)
+    flow = CaloFlow(shape, 3, FlowConfig.model_validate(TINY_FLOW))
+    soft = torch.rand(1, *shape) * 10 * (torch.rand(1, *shape) < 0.5)
+    hard = 100 * soft
+    empty = (soft == 0).reshape(1, -1)
+    _, x_soft = flow._encode(soft, torch.full((1,), 1e3), torch.Generator().manual_seed(1))
+    _, x_hard = flow._encode(hard, torch.full((1,), 1e5), torch.Generator().manual_seed(1))
+    x_soft, x_hard = x_soft.reshape(1, -1), x_hard.reshape(1, -1)
+    assert int(empty.sum()) > 0
+    torch.testing.assert_close(x_hard[empty], x_soft[empty])
+    torch.testing.assert_close(x_hard[~empty], x_soft[~empty], atol=1e-3, rtol=1e-4)  # the same shares
