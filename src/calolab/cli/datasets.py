@@ -328,5 +328,5 @@ def convert_command(
         with Progress(*columns, console=error_console, transient=True) as bar:
             task = bar.add_task("convert", total=n_events)
             summary = run(lambda done: bar.update(task, completed=done))
-    console.print(summary.line())
+    console.print(summary.line(), soft_wrap=True)  # one line, however long its paths: the terminal wraps it
     typer.echo(str(summary.path))
