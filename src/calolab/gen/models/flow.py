@@ -54,7 +54,7 @@ class FlowConfig(BaseModel):
     Attributes:
         energy_blocks: MADE blocks of the energy flow.
         energy_hidden: width of each MADE's two hidden layers.
-        shape_couplings: affine couplings of the shape flow.
+        shape_couplings: couplings of the shape flow.
         shape_hidden: width of each coupling network's two hidden layers.
         cell_noise: dequantisation noise per cell in the layer energies, MeV; generated cells below it are zero.
         fraction_noise: dequantisation noise of each cell's share of its layer energy; generated shares below
@@ -62,7 +62,9 @@ class FlowConfig(BaseModel):
         alpha: logit regulariser.
         scale_clamp: bound of the affine coupling log-scales (``clamp * tanh``).
         spline_bins: rational-quadratic spline pieces per cell in each shape coupling (Neural Spline
-            Flows, arXiv:1906.04032, as in CaloFlow); 0 uses affine couplings.
+            Flows, arXiv:1906.04032, as in CaloFlow); 0 uses affine couplings. 4 by default: trained 40 min on
+            one core, the high-level classifier AUC against the Monte Carlo was 0.83 with them and 0.99 with
+            affine couplings (bench/generation_quality.py), at a third of the sampling speed.
         spline_bound: the splines act on ``[-bound, bound]`` of the mapped coordinates, the identity outside.
         quantile_knots: knots of the per-coordinate quantile map to a standard normal (energy and
             shape coordinates); 0 standardises them (mean 0, variance 1) instead.
@@ -179,8 +181,8 @@ class Gaussianiser(nn.Module):
 
     ``split`` marks a gap in every column: values below it (an empty-cell spike) and above it get a
     knot each at the last sample below and the first above, one sample's probability ``1/N`` apart, so
-    the map sends almost nothing into the gap between them (with knots spread evenly, the interval
-    across the gap held about 1% of the mass, and the flow filled the gap with cells of a few keV).
+    the map sends almost nothing into the gap between them (without that pair, the knot interval across
+    the gap holds 0.4-1% of a column's mass, and a flow's draws there become cells of a few keV).
 
     With ``knots = 0`` the map standardises each column (mean 0, variance 1).
 
