@@ -29,8 +29,8 @@ the layer energies, and ``[0, fraction_noise)`` in each cell's share of its laye
 cell's share (and its place in the quantile map) does not depend on the layer's energy. Sampling
 takes the noise's mean off the layer energies and empties a layer left within three standard
 deviations of it (before, a layer the Monte Carlo leaves empty came back with ~0.3 MeV in a few
-cells: the last layer of pisa-csi showers had too many hits), and sets shares below ``fraction_noise`` and cells below
-``cell_noise`` to zero.
+cells: the last layer of pisa-csi showers had too many hits), and sets shares below
+``fraction_noise`` and cells below ``cell_noise`` to zero.
 
 Why a flow for the "stronger" model on CPU: it trains by exact likelihood (stable, no adversarial
 balance, and its validation NLL is a cheap early-stopping metric), and it samples in one pass of
@@ -47,6 +47,7 @@ from torch import nn
 from calolab.gen.models.couplings import CouplingFlow, standard_normal_log_density
 
 __all__ = ["FlowConfig", "CaloFlow", "MAF", "CouplingFlow", "Gaussianiser"]
+
 
 class FlowConfig(BaseModel):
     """Sizes and preprocessing of the CaloFlow-style model.
@@ -202,7 +203,8 @@ class Gaussianiser(nn.Module):
         if knots == 1:
             msg = "a quantile map needs at least 2 knots (or 0 to standardise)"
             raise ValueError(msg)
-        self.knots = knots + 2 * (split is not None and knots > 0)
+        self.gap_knots = 2 if split is not None and knots else 0
+        self.knots = knots + self.gap_knots
         self.split = split
         self.register_buffer("quantiles", torch.zeros(dim, self.knots))
         self.register_buffer("levels", torch.zeros(dim, self.knots))  # probabilities of the knots, per column
@@ -211,18 +213,17 @@ class Gaussianiser(nn.Module):
 
     def fit(self, x: torch.Tensor) -> None:
         """Fit the map on samples ``x`` ``(N, dim)``, ``N >= 2``."""
-        self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0).clamp_min(1e-3))
         if not self.knots:
+            self.mean.copy_(x.mean(0))
+            self.std.copy_(x.std(0).clamp_min(1e-3))
             return
         n, dim = x.shape
         edge = float(torch.special.ndtri(torch.tensor(0.5 / n, dtype=torch.float64)))
-        base = torch.special.ndtr(torch.linspace(edge, -edge, self.knots - 2 * (self.split is not None),
-                                                 dtype=torch.float64))
+        base = torch.special.ndtr(torch.linspace(edge, -edge, self.knots - self.gap_knots, dtype=torch.float64))
         for start in range(0, dim, 256):  # sort a block of columns at a time
             ordered = x[:, start:start + 256].sort(dim=0).values.double()
             levels = base.expand(ordered.shape[1], -1)
-            if self.split is not None:
+            if self.gap_knots:
                 below = (ordered < self.split).sum(dim=0).double()  # samples in the spike
                 gap = torch.stack([below - 0.5, below + 0.5], dim=1).clamp(0.5, n - 0.5) / n
                 levels = torch.cat([levels, gap], dim=1).sort(dim=1).values
