@@ -3,7 +3,7 @@
 Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is committed):
 
 1. ``python bench/generation_quality.py simulate``: pisa-csi e- of 1-30 GeV from the Monte Carlo, a
-   training file (20000 events, seed 11) and a held-out reference (4000 events, seed 12);
+   training file (20000 events, seed 11) and a held-out reference (10000 events, seed 12);
 2. ``python bench/generation_quality.py train gan`` and ``... train flow``: one model each
    (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread);
 3. ``python bench/generation_quality.py evaluate``: each model generates showers for the reference's
@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_results  # noqa: E402
 
-SIMULATIONS = {"train": (20000, 11), "reference": (4000, 12)}
+SIMULATIONS = {"train": (20000, 11), "reference": (10000, 12)}
 
 
 def simulate(work: Path) -> None:
@@ -54,7 +54,7 @@ def train(work: Path, model: str, minutes: float, epochs: int, options: dict, ru
     summary = {"model": model, "model_options": options, "seed": 0, "max_minutes": minutes,
                "epochs_run": result.epochs, "seconds": result.seconds, "monitor": result.monitor,
                "best_score": result.best_score, "n_events": result.n_events, "batch_size": config.batch_size,
-               "lr": config.learning_rate}
+               "lr": config.learning_rate, "lr_schedule": config.lr_schedule}
     (output / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(result.summary_lines()))
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--options", type=json.loads, default={}, help="model options, JSON (train)")
     parser.add_argument("--run", help="name of the run folder under runs/ (train; default: the model)")
     parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--max-events", type=int, default=4000)
+    parser.add_argument("--max-events", type=int, default=10000)
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "simulate":

@@ -70,3 +70,25 @@ def test_missing_or_foreign_models_are_dataset_errors(tmp_path) -> None:  # noqa
         get_engine(f"model:{tmp_path / 'model.pt'}")
     with pytest.raises(ConfigError, match="needs a model"):
         get_engine("model")
+
+
+def test_a_flow_saved_before_hit_counts_existed_loads_without_them(trained_models, tmp_path) -> None:  # noqa: ANN001
+    """model.pt files written before FlowConfig.hit_counts have no such key: they rebuild as saved (hit_counts
+    False); the same weights under a config that says True do not fit."""
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+    from calolab.gen.models import CaloFlow, FlowConfig
+
+    payload = torch.load(trained_models["flow"] / "model.pt", weights_only=True)
+    options = {**payload["hparams"]["model_config"], "hit_counts": False}
+    old = CaloFlow(tuple(payload["hparams"]["shape"]), 3, FlowConfig.model_validate(options))
+    del options["hit_counts"]
+    payload["hparams"]["model_config"] = options
+    payload["state_dict"] = old.state_dict()
+    torch.save(payload, tmp_path / "model.pt")
+    assert load_generator(tmp_path / "model.pt").network.config.hit_counts is False
+    payload["hparams"]["model_config"] = {**options, "hit_counts": True}
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(DatasetError, match="do not fit the flow model"):
+        load_generator(tmp_path / "model.pt")

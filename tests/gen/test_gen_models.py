@@ -9,7 +9,7 @@ from gen_fixtures import TINY_FLOW, TINY_GAN
 
 from calolab.errors import ConfigError
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, model_config
-from calolab.gen.models.flow import MAF, CouplingFlow
+from calolab.gen.models.flow import MAF, CouplingFlow, _largest
 from calolab.gen.models.gan3d import upsampling_plan
 
 
@@ -206,6 +206,34 @@ def test_flow_decoding_undoes_the_encoding_and_keeps_an_empty_layer_empty() -> N
     assert float(model._decode(u, x, energy)[0, 2].sum()) == 0.0
 
 
+def test_flow_hit_counts_are_energy_coordinates_and_decoding_keeps_that_many_largest_cells() -> None:
+    """With hit_counts the energy coordinates end with each layer's number of hit cells plus [0, 1) noise;
+    decoding keeps the floor(count) largest cells of a layer, whatever the shape coordinates say, and a
+    count of zero empties the layer."""
+    torch.manual_seed(0)
+    cells = torch.rand(6, 3, 4, 4) * 20 * (torch.rand(6, 3, 4, 4) < 0.5)
+    energy = torch.full((6,), 1000.0)
+    model = CaloFlow((3, 4, 4), 3, FlowConfig())
+    u, x = model._encode(cells, energy, torch.Generator().manual_seed(2))
+    hits = (cells > 0).sum(dim=(2, 3))
+    assert u.shape == (6, 6)
+    assert torch.equal(u[:, 3:].floor().long(), hits)
+    assert bool(((u[:, 3:] - hits) > 0).any())  # dequantised, not the integers
+    u[0, 3 + 1], u[1, 3 + 2] = 2.5, 0.7  # event 0 keeps 2 cells of layer 1; event 1 none of layer 2
+    back = model._decode(u, x, energy)
+    kept = back[0, 1].flatten() > 0
+    assert int(kept.sum()) == 2
+    assert set(kept.nonzero().flatten().tolist()) == set(cells[0, 1].flatten().topk(2).indices.tolist())
+    assert float(back[1, 2].sum()) == 0.0
+    torch.testing.assert_close(back[2:], cells[2:], atol=0.01, rtol=1e-4)  # the others come back
+
+
+def test_largest_marks_the_count_largest_of_each_row() -> None:
+    values = torch.tensor([[[0.1, 0.5, 0.3, 0.2], [4.0, 1.0, 3.0, 2.0]]])
+    assert _largest(values, torch.tensor([[2, 0]])).int().tolist() == [[[0, 1, 1, 0], [0, 0, 0, 0]]]
+    assert bool(_largest(values, torch.tensor([[9, 4]])).all())  # more than the row holds
+
+
 def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
     """With the previous layer as context, a new shape of layer 1 (same energy) changes the density of
     layer 1 and of layer 2, and not of layers 0 and 3; with previous_layer_features=0 only layer 1's."""
@@ -220,11 +248,11 @@ def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
 
     def shape_log_densities(flow: CaloFlow, showers: torch.Tensor) -> torch.Tensor:
         u, x = flow._encode(showers, energy, torch.Generator().manual_seed(5))  # the same noise each time
-        n, layers = u.shape
+        n, layers = x.shape[:2]
         u = flow.energy_map(u)
         z = flow.shape_map(x.reshape(n, -1)).view(n, layers, -1)
         previous = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
-        context = flow._shape_context(torch.cat([conditions, u], dim=1), slice(None), previous)
+        context = flow._shape_context(conditions, u, slice(None), previous)
         return flow.shape_flow.log_prob(z.reshape(n * layers, -1), context).view(n, layers)
 
     for features, sees_previous in ((4, True), (0, False)):

@@ -330,6 +330,9 @@ def train_gen_command(
     lr: Annotated[
         Optional[float], typer.Option(help="Learning rate (default 5e-4 for gan, 1e-3 for flow).")  # noqa: UP045
     ] = None,
+    lr_schedule: Annotated[
+        str, typer.Option(help="cosine (anneal to 1% of --lr over the --epochs / --max-minutes budget) or constant.")
+    ] = "cosine",
     seed: Annotated[int, typer.Option(help="Seed of the split, weights, noise and validation samples.")] = 0,
     max_events: _MaxEventsOption = None,
     model_config: _ModelConfigOption = None,
@@ -351,8 +354,8 @@ def train_gen_command(
     config = GenTrainConfig.make(
         data=list(data), model=model, model_options=_key_values(model_config, "--model-config"), section=section,
         max_events=max_events, epochs=epochs, patience=patience, max_minutes=max_minutes, batch_size=batch_size,
-        lr=lr, seed=seed, output=output, logger=logger, accelerator=accelerator, progress=not quiet,
-        overwrite=overwrite,
+        lr=lr, lr_schedule=lr_schedule, seed=seed, output=output, logger=logger, accelerator=accelerator,
+        progress=not quiet, overwrite=overwrite,
     )
     result = train_generator(config)
     for line in result.summary_lines():

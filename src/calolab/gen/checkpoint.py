@@ -27,6 +27,8 @@ FORMAT_VERSION = 1
 SAMPLE_BATCH = 1000
 #: events per GAN forward pass within a call (a few MB of cells: the passes over them stay in the cache)
 GAN_BLOCK = 32
+#: model -> options added after models were saved, with the value that rebuilds a model saved without them
+_OPTIONS_BEFORE_THEY_EXISTED = {"flow": {"hit_counts": False}}
 
 
 @dataclass
@@ -127,7 +129,7 @@ def _build(hparams: dict[str, Any], state: dict[str, torch.Tensor], path: Path) 
     model = hparams["model"]
     spec = ConditionSpec.from_dict(hparams["conditions"])
     shape = tuple(int(s) for s in hparams["shape"])
-    config = model_config(model, hparams["model_config"])
+    config = model_config(model, {**_OPTIONS_BEFORE_THEY_EXISTED.get(model, {}), **hparams["model_config"]})
     network: nn.Module = (Generator(shape, spec.size, config) if model == "gan"  # type: ignore[arg-type]
                           else CaloFlow(shape, spec.size, config))  # type: ignore[arg-type]
     try:

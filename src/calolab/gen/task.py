@@ -201,7 +201,7 @@ class FlowTask(GenTask):
         layers, ny, nx = self.section_shape
         log_energy, log_shape = self.flow.log_prob(batch["cells"][:, 0], batch["conditions"], batch["energy"],
                                                    generator=generator)
-        return -(log_energy.mean() / layers + log_shape.mean() / (layers * ny * nx))
+        return -(log_energy.mean() / self.flow.energy_dim + log_shape.mean() / (layers * ny * nx))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.nll(batch)

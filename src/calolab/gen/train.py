@@ -28,6 +28,7 @@ from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION
 from calolab.gen.data import CellTransform, GenArrays, load_gen_arrays, split_indices
 from calolab.gen.models import MODELS, model_config
+from calolab.gen.schedule import CosineBudget
 from calolab.gen.task import TASKS, FlowTask, GenTask, build_task
 
 __all__ = ["GenTrainConfig", "GenTrainResult", "train_generator", "DEFAULT_LR", "MONITOR"]
@@ -50,6 +51,9 @@ class GenTrainConfig(BaseModel):
         epochs: maximum epochs; ``patience`` epochs without a better validation figure stop early.
         max_minutes: wall-time budget of the fit (``None`` = none).
         batch_size, lr: optimisation (``lr=None``: 5e-4 for the GAN, 1e-3 for the flow).
+        lr_schedule: ``cosine`` anneals the learning rate to 1% of ``lr`` over the run's budget, whichever of
+            ``epochs`` and ``max_minutes`` runs out first (:class:`~calolab.gen.schedule.CosineBudget`);
+            ``constant`` keeps ``lr``.
         seed: seed of the split, initial weights, noise and validation samples.
         val_fraction: share of the events held out for validation.
         output: the run folder (created).
@@ -71,6 +75,7 @@ class GenTrainConfig(BaseModel):
     max_minutes: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=128, ge=2)
     lr: float | None = Field(default=None, gt=0)
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     seed: int = 0
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     output: Path = Path("runs/gen")
@@ -228,12 +233,17 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
     checkpoint = ModelCheckpoint(dirpath=output, filename="best", monitor=monitor, mode="min", save_top_k=1,
                                  enable_version_counter=False)
     history = _History()
+    callbacks: list[L.Callback] = [checkpoint, EarlyStopping(monitor=monitor, patience=config.patience, mode="min"),
+                                   history]
+    if config.lr_schedule == "cosine":
+        callbacks.append(CosineBudget(config.epochs * len(train_loader),
+                                      None if config.max_minutes is None else 60 * config.max_minutes))
     with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=config.epochs, max_time=None if config.max_minutes is None else timedelta(
                 minutes=config.max_minutes),
             accelerator=config.accelerator, devices=1, logger=make_logger(config.logger, output, output.name),
-            callbacks=[checkpoint, EarlyStopping(monitor=monitor, patience=config.patience, mode="min"), history],
+            callbacks=callbacks,
             gradient_clip_val=5.0 if config.model == "flow" else None, enable_progress_bar=config.progress,
             enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=output,
         )
