@@ -92,7 +92,9 @@ def summary(path: Path) -> dict:
             "hottest_cell_fraction": float((cells.reshape(len(cells), -1).max(axis=1) / energy).mean())}
 
 
-def evaluate(work: Path, max_events: int) -> dict:
+def evaluate(work: Path, max_events: int, runs: list[str] | None = None) -> dict:
+    """Classifier tests of every run under ``work/runs`` (or only ``runs``, kept with the other models
+    already in the results JSON); writes bench/results/generation_quality.json."""
     from calolab.data.showerfile import ShowerFile, write_showers
     from calolab.gen.engine import ModelEngine
 
@@ -102,8 +104,13 @@ def evaluate(work: Path, max_events: int) -> dict:
                      "classifier": "calolab.validate.classifier defaults, seed 0", "goal_auc": 0.6, "models": {}}
     with ShowerFile(work / "reference.h5") as reference:
         primaries, detector = reference.primaries(), reference.detector
+    if runs:
+        previous = json.loads((Path(__file__).parent / "results" / "generation_quality.json").read_text())
+        results["models"] = {name: entry for name, entry in previous["models"].items() if name not in runs}
     for run in sorted((work / "runs").glob("*/budget.json")):
         run, model = run.parent, run.parent.name
+        if runs and model not in runs:
+            continue
         engine = ModelEngine(run)
         start = time.perf_counter()
         deposits = engine.simulate(primaries, detector, np.random.SeedSequence(2026))
@@ -114,6 +121,12 @@ def evaluate(work: Path, max_events: int) -> dict:
                                                                                           max_events),
                                     "summary": summary(out)}
         print(model, results["models"][model])
+    results["models"] = dict(sorted(results["models"].items()))
+    if runs:
+        results["mc_vs_mc"], results["reference_summary"] = previous["mc_vs_mc"], previous["reference_summary"]
+        results["closure"] = previous.get("closure")
+        write_results("generation_quality", results)
+        return results
     # the floor: a second Monte Carlo sample (the first events of the training file) against the reference
     results["mc_vs_mc"] = _classify(work / "reference.h5", work / "train.h5", max_events)
     results["reference_summary"] = summary(work / "reference.h5")
@@ -163,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", help="name of the run folder under runs/ (train; default: the model)")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--max-events", type=int, default=10000)
+    parser.add_argument("--runs", nargs="+", help="evaluate only these runs, keeping the others' figures (evaluate)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "simulate":
@@ -174,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     else:
-        evaluate(args.work, args.max_events)
+        evaluate(args.work, args.max_events, args.runs)
 
 
 if __name__ == "__main__":

@@ -228,6 +228,31 @@ def test_flow_hit_counts_are_energy_coordinates_and_decoding_keeps_that_many_lar
     torch.testing.assert_close(back[2:], cells[2:], atol=0.01, rtol=1e-4)  # the others come back
 
 
+def test_sampling_chooses_the_count_cells_of_largest_margin_over_their_gap() -> None:
+    """_choose_hits leaves exactly `count` cells of a layer above their empty-cell gap: those of largest
+    margin z - gap. A chosen cell below its gap is mirrored across it (and decodes to a hit); an unchosen
+    cell above it is emptied (decodes to zero)."""
+    torch.manual_seed(0)
+    cells = torch.rand(200, 2, 3, 3) * 20 * (torch.rand(200, 2, 3, 3) < 0.5)
+    energy = torch.full((200,), 1000.0)
+    flow = CaloFlow((2, 3, 3), 3, FlowConfig.model_validate(TINY_FLOW))
+    flow.fit_preprocessing(cells, energy)
+    gap = flow.shape_map.split_score().view(2, 9)
+    margin = torch.tensor([[0.3, 0.2, -0.1, -0.2, -0.5, -0.6, -0.7, -0.8, -0.9],
+                           [0.5, 0.4, 0.3, 0.2, 0.1, -0.1, -0.2, -0.3, -0.4]])
+    z = flow._choose_hits((gap + margin)[None], torch.tensor([[4, 2]]))[0]
+    torch.testing.assert_close(z[0, :4], gap[0, :4] + margin[0, :4].abs())  # two kept, two mirrored up
+    assert bool((z[0, 4:] == gap[0, 4:] + margin[0, 4:]).all())  # left in the spike
+    torch.testing.assert_close(z[1, :2], gap[1, :2] + margin[1, :2])
+    assert bool(torch.isneginf(z[1, 2:5]).all())  # above the gap but not chosen: emptied
+    x = flow.shape_map.inverse(z.reshape(1, -1)).view(1, 2, 9)
+    u = torch.tensor([[0.0] * 2 + [4.5, 2.5]])
+    u[0, 1] = 0.0  # layer 0 keeps half of the energy
+    decoded = flow._decode(u, x, energy[:1])[0].reshape(2, 9)
+    assert (decoded > 0).sum(dim=1).tolist() == [4, 2]
+    assert bool((decoded[0, :4] > 0).all()) and bool((decoded[1, :2] > 0).all())
+
+
 def test_largest_marks_the_count_largest_of_each_row() -> None:
     values = torch.tensor([[[0.1, 0.5, 0.3, 0.2], [4.0, 1.0, 3.0, 2.0]]])
     assert _largest(values, torch.tensor([[2, 0]])).int().tolist() == [[[0, 1, 1, 0], [0, 0, 0, 0]]]
