@@ -27,8 +27,6 @@ FORMAT_VERSION = 1
 SAMPLE_BATCH = 1000
 #: events per GAN forward pass within a call (a few MB of cells: the passes over them stay in the cache)
 GAN_BLOCK = 32
-#: model -> options added after models were saved, with the value that rebuilds a model saved without them
-_OPTIONS_BEFORE_THEY_EXISTED = {"flow": {"hit_counts": False}}
 
 
 @dataclass
@@ -124,12 +122,12 @@ def resolve_model_path(path: str | os.PathLike[str]) -> Path:
 
 def _build(hparams: dict[str, Any], state: dict[str, torch.Tensor], path: Path) -> TrainedGenerator:
     from calolab.gen.data import CellTransform, ConditionSpec
-    from calolab.gen.models import CaloFlow, Generator, model_config
+    from calolab.gen.models import CaloFlow, Generator, saved_model_config
 
     model = hparams["model"]
     spec = ConditionSpec.from_dict(hparams["conditions"])
     shape = tuple(int(s) for s in hparams["shape"])
-    config = model_config(model, {**_OPTIONS_BEFORE_THEY_EXISTED.get(model, {}), **hparams["model_config"]})
+    config = saved_model_config(model, hparams["model_config"])
     network: nn.Module = (Generator(shape, spec.size, config) if model == "gan"  # type: ignore[arg-type]
                           else CaloFlow(shape, spec.size, config))  # type: ignore[arg-type]
     try:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from calolab.gen.data import CellTransform, ConditionSpec
-from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator
+from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, saved_model_config
 
 __all__ = ["GenTask", "GanTask", "FlowTask", "ProfileStats", "profile_distance", "TASKS", "build_task"]
 
@@ -187,7 +187,7 @@ class FlowTask(GenTask):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.config = FlowConfig.model_validate(self.hparams["model_config"])
+        self.config = cast(FlowConfig, saved_model_config("flow", self.hparams["model_config"]))
         self.flow = CaloFlow(self.section_shape, self.spec.size, self.config)
 
     def sampler(self) -> nn.Module:

@@ -14,10 +14,13 @@ from calolab.errors import ConfigError, format_validation_error
 from calolab.gen.models.flow import CaloFlow, FlowConfig
 from calolab.gen.models.gan3d import Discriminator, GanConfig, Generator
 
-__all__ = ["MODELS", "model_config", "GanConfig", "FlowConfig", "Generator", "Discriminator", "CaloFlow"]
+__all__ = ["MODELS", "model_config", "saved_model_config", "GanConfig", "FlowConfig", "Generator", "Discriminator",
+           "CaloFlow"]
 
 #: model name -> its config class
 MODELS: dict[str, type[BaseModel]] = {"gan": GanConfig, "flow": FlowConfig}
+#: model -> options added after models were saved, with the value that rebuilds a model saved without them
+_OPTIONS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {"flow": {"hit_counts": False}}
 
 
 def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:
@@ -33,3 +36,9 @@ def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:
         return MODELS[name].model_validate(options or {})
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, what=f"{name} model options")) from None
+
+
+def saved_model_config(name: str, saved: dict[str, Any]) -> BaseModel:
+    """The config of a saved model ``name`` from its saved options (all fields of the config it was saved
+    with): an option added since takes the value that rebuilds the model as saved."""
+    return model_config(name, {**_OPTIONS_BEFORE_THEY_EXISTED.get(name, {}), **saved})
