@@ -414,8 +414,8 @@ class CaloFlow(nn.Module):
         The layer energies lose the mean of their dequantisation noise (``cell_noise / 2`` per cell), so
         that the total is unbiased, and a layer left with less than three standard deviations of that
         noise is empty. With the hit counts, only a layer's ``floor(count)`` largest shares stay (sampling
-        has already chosen that many cells, :meth:`_choose_hits`). Shares below ``fraction_noise`` and cells
-        below ``cell_noise`` are zero."""
+        has already chosen that many cells, :meth:`_choose_hits`, so it sorts no layer a second time).
+        Shares below ``fraction_noise`` and cells below ``cell_noise`` are zero."""
         layers, ny, nx = self.shape
         n, config = u.shape[0], self.config
         total = torch.exp(u[:, 0].double()) * energy.double()
@@ -429,8 +429,14 @@ class CaloFlow(nn.Module):
         noise_mean, noise_std = config.cell_noise * ny * nx / 2, config.cell_noise * (ny * nx / 12) ** 0.5
         layer_energy = layer_energy - noise_mean
         layer_energy = torch.where(layer_energy < 3 * noise_std, torch.zeros_like(layer_energy), layer_energy)
-        if config.hit_counts:
-            x = torch.where(_largest(x, u[:, layers:].floor().long()), x, torch.full_like(x, -torch.inf))
+        if config.hit_counts:  # only layers with more cells above the empty-cell gap than their count need a sort
+            counts = u[:, layers:].floor().long()
+            excess = (x >= self.shape_map.split).sum(dim=2) > counts
+            if bool(excess.any()):
+                rows = x[excess]
+                x = x.clone()
+                keep = _largest(rows[None], counts[excess][None])[0]
+                x[excess] = torch.where(keep, rows, torch.full_like(rows, -torch.inf))
         shapes = _expit(x.double(), config.alpha)
         shapes = torch.where(shapes < config.fraction_noise, torch.zeros_like(shapes), shapes)
         shapes = shapes / shapes.sum(dim=2, keepdim=True).clamp_min(1e-30)
