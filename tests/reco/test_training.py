@@ -213,3 +213,33 @@ def test_fraction_cells_and_photon_shares_round_trip():
     decoded = decode_outputs(outputs, np.zeros((2, 2)), identity, "ratio", arrays.energy_sum())
     np.testing.assert_allclose(decoded["photon_energy"], truth["photon_energy"])  # sorted back, in MeV
     np.testing.assert_allclose(decoded["photon_position"], truth["photon_position"])
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+def test_learning_rate_schedules(electrons, tmp_path, schedule):
+    # the cosine run's rate at its best checkpoint follows lr_0 * cosine_factor(batches done / all batches);
+    # the plateau run keeps lr_0 until 3 epochs pass without a better validation loss
+    import torch
+
+    from calolab.schedule import cosine_factor
+
+    epochs, lr = 4, 3e-3
+    config = TrainConfig.make(data=[electrons], model="dnn", task="energy", epochs=epochs, patience=epochs,
+                              batch_size=64, lr=lr, lr_schedule=schedule, seed=1, output=tmp_path / schedule,
+                              progress=False, inputs={"energy_target": "ratio"})
+    result = train_reco(config)
+    assert result.epochs == epochs
+    assert result.metrics["energy_resolution"] < 0.5 * result.metrics["energy_resolution_trivial"]
+    saved = torch.load(result.checkpoint, map_location="cpu", weights_only=False)
+    rate = saved["optimizer_states"][0]["param_groups"][0]["lr"]
+    batches = -(-result.n_events["train"] // 64)
+    if schedule == "cosine":
+        assert not saved["lr_schedulers"]
+        done = (saved["epoch"] + 1) * batches - 1  # the rate set before the epoch's last batch
+        assert rate == pytest.approx(lr * cosine_factor(done / (epochs * batches), 0.01), rel=1e-9)
+        assert rate < lr
+    else:
+        assert rate == pytest.approx(lr)
+        assert saved["lr_schedulers"][0]["patience"] == 3
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig.make(data=[electrons], lr_schedule="linear")

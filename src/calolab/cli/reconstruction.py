@@ -265,6 +265,11 @@ def train_reco_command(
     epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = 20,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per batch.")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr_schedule: Annotated[
+        str, typer.Option(help="plateau (halve --lr after 3 epochs without a better validation loss) or cosine "
+                               "(anneal to 1% of --lr over the --epochs / --max-minutes budget; give a long "
+                               "--patience so the run uses it).")
+    ] = "plateau",
     seed: Annotated[int, typer.Option(help="Seed of the split, shuffling and initial weights.")] = 0,
     logger: Annotated[str, typer.Option(help="csv, tensorboard, wandb, mlflow or none.")] = "csv",
     signal: _SignalOption = "raw",
@@ -305,9 +310,9 @@ def train_reco_command(
                           energy_target=energy_target, window=window, position_input=position_input,
                           layer_fractions=layer_fractions, start_from=start_from)
     config = _reco_config(data, inputs, model_config, loss_weights, quiet, model=model, task=task, epochs=epochs,
-                          patience=patience, batch_size=batch_size, lr=lr, seed=seed, output=output, logger=logger,
-                          accelerator=accelerator, overwrite=overwrite, max_minutes=max_minutes, augment=augment,
-                          huber_delta=huber_delta)
+                          patience=patience, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, seed=seed,
+                          output=output, logger=logger, accelerator=accelerator, overwrite=overwrite,
+                          max_minutes=max_minutes, augment=augment, huber_delta=huber_delta)
     result = train_reco(config)  # type: ignore[arg-type]
     for line in result.summary_lines():
         error_console.print(line)

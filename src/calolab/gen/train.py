@@ -28,8 +28,8 @@ from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION
 from calolab.gen.data import CellTransform, GenArrays, load_gen_arrays, split_indices
 from calolab.gen.models import MODELS, model_config
-from calolab.gen.schedule import CosineBudget
 from calolab.gen.task import TASKS, FlowTask, GenTask, build_task
+from calolab.schedule import CosineBudget
 
 __all__ = ["GenTrainConfig", "GenTrainResult", "train_generator", "DEFAULT_LR", "MONITOR"]
 
@@ -52,7 +52,7 @@ class GenTrainConfig(BaseModel):
         max_minutes: wall-time budget of the fit (``None`` = none).
         batch_size, lr: optimisation (``lr=None``: 5e-4 for the GAN, 1e-3 for the flow).
         lr_schedule: ``cosine`` anneals the learning rate to 1% of ``lr`` over the run's budget, whichever of
-            ``epochs`` and ``max_minutes`` runs out first (:class:`~calolab.gen.schedule.CosineBudget`);
+            ``epochs`` and ``max_minutes`` runs out first (:class:`~calolab.schedule.CosineBudget`);
             ``constant`` keeps ``lr``. The flow's low-level classifier AUC against the Monte Carlo fell from
             0.873 to 0.726 with it (16 min on one core, bench/generation_quality.py): the last weights of a
             constant rate most likely carry the noise of its last steps.

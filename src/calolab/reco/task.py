@@ -29,10 +29,12 @@ from calolab.errors import ConfigError
 from calolab.reco.models import InputShapes, LossWeights, get_model, heads_for_task, multitask_loss
 from calolab.reco.models.heads import TASK_HEADS
 
-__all__ = ["RecoTask", "TASKS", "check_start", "decode_outputs"]
+__all__ = ["LR_SCHEDULES", "RecoTask", "TASKS", "check_start", "decode_outputs"]
 
 #: the task names
 TASKS = tuple(TASK_HEADS)
+#: how the learning rate evolves: halved on validation plateaus, or annealed over the run's budget
+LR_SCHEDULES = ("plateau", "cosine")
 START_INPUTS = 6  # a two-seed start's x, y, E of two photons, read among the scalar inputs
 
 
@@ -74,16 +76,21 @@ class RecoTask(L.LightningModule):
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         huber_delta: regression losses in Huber form from this error on (standardised units); ``None``: MSE.
+        lr_schedule: ``plateau`` halves the rate after 3 epochs without a better validation loss; ``cosine``
+            leaves the rate to a :class:`~calolab.schedule.CosineBudget` callback of the trainer.
     """
 
     def __init__(self, model: str, model_config: Mapping[str, Any], input_shapes: Mapping[str, Any], task: str,
                  classes: Sequence[int], standardizer: Mapping[str, Any], data_config: Mapping[str, Any],
                  loss_weights: Mapping[str, Any] | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
-                 huber_delta: float | None = None) -> None:
+                 huber_delta: float | None = None, lr_schedule: str = "plateau") -> None:
         super().__init__()
         check_task(task, classes)
         if not lr > 0:
             msg = f"lr = {lr}: the learning rate must be positive (e.g. 1e-3)"
+            raise ConfigError(msg)
+        if lr_schedule not in LR_SCHEDULES:
+            msg = f"lr_schedule {lr_schedule!r}: choose one of {list(LR_SCHEDULES)}"
             raise ConfigError(msg)
         self.save_hyperparameters()
         self.task_name = task
@@ -142,6 +149,8 @@ class RecoTask(L.LightningModule):
     def configure_optimizers(self) -> Any:
         hparams = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=hparams["lr"], weight_decay=hparams["weight_decay"])
+        if hparams.get("lr_schedule", "plateau") == "cosine":  # the trainer's CosineBudget sets the rate
+            return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
 

@@ -35,6 +35,7 @@ from calolab.reco.batchnorm import PreciseBatchNorm, batchnorm_layers
 from calolab.reco.models import LossWeights
 from calolab.reco.models import model_config as validate_model_config
 from calolab.reco.task import TASKS, RecoTask, check_start, check_task
+from calolab.schedule import CosineBudget
 
 __all__ = ["TrainConfig", "TrainResult", "train_reco", "make_logger", "quiet_lightning", "split_metrics"]
 
@@ -56,7 +57,11 @@ class TrainConfig(BaseModel):
             overlap models and tasks crop a 5 x 5 window unless ``inputs.window`` says otherwise.
         epochs: maximum number of epochs; ``patience`` epochs without a better validation loss stop early.
         max_minutes: stop training after this wall time (the best checkpoint so far is kept); ``None``: no limit.
-        batch_size, lr, weight_decay: optimisation (Adam, learning rate halved on plateaus).
+        batch_size, lr, weight_decay: optimisation (Adam).
+        lr_schedule: ``plateau`` (default) halves the learning rate after 3 epochs without a better validation
+            loss; ``cosine`` anneals it to 1% of ``lr`` over the run's budget, whichever of ``epochs`` and
+            ``max_minutes`` runs out first (:class:`~calolab.schedule.CosineBudget`). With a long ``patience``
+            the cosine run uses its whole budget and ends at a low rate instead of at the last halving.
         seed: seed of the split, the shuffling and the initial weights.
         val_fraction, test_fraction: shares of the events held out.
         loss_weights: weights of the heads' losses (``pid+energy``).
@@ -90,6 +95,7 @@ class TrainConfig(BaseModel):
     patience: int = Field(default=5, ge=1)
     batch_size: int = Field(default=256, ge=1)
     lr: float = Field(default=1e-3, gt=0)
+    lr_schedule: Literal["plateau", "cosine"] = "plateau"
     weight_decay: float = Field(default=0.0, ge=0)
     seed: int = 0
     max_minutes: float | None = Field(default=None, gt=0)
@@ -347,6 +353,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
         classes=list(datamodule.classes), standardizer=datamodule.standardizer.to_dict(),
         data_config=json.loads(data_config.model_dump_json()), loss_weights=config.loss_weights.model_dump(),
         lr=config.lr, weight_decay=config.weight_decay, huber_delta=config.huber_delta,
+        lr_schedule=config.lr_schedule,
     )
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -355,6 +362,9 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     history = _History()
     callbacks: list[L.Callback] = [checkpoint, EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"),
                                    history]
+    if config.lr_schedule == "cosine":
+        callbacks.append(CosineBudget(config.epochs * len(datamodule.train_dataloader()),
+                                      None if config.max_minutes is None else 60 * config.max_minutes))
     if config.batchnorm_events and batchnorm_layers(module):  # the DNN and cluster networks have none
         callbacks.append(PreciseBatchNorm(lambda: datamodule.statistics_loader(config.batchnorm_events)))
     with quiet_lightning():

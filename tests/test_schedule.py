@@ -1,4 +1,4 @@
-"""The budget-aware cosine learning-rate schedule of the generative runs."""
+"""The budget-aware cosine learning-rate schedule of the generative and reconstruction runs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import lightning as L
 import pytest
 import torch
 
-from calolab.gen.schedule import CosineBudget, cosine_factor
 from calolab.reco.train import quiet_lightning
+from calolab.schedule import CosineBudget, cosine_factor
 
 
 def test_cosine_factor_runs_from_one_to_the_floor() -> None:

@@ -1,7 +1,7 @@
 """A learning-rate schedule that knows the training budget: :class:`CosineBudget`.
 
-The generative runs stop at whichever comes first of ``epochs`` and a wall-time budget
-(``max_minutes``), so the number of steps is not known in advance. The schedule follows the
+The generative and reconstruction runs stop at whichever comes first of ``epochs`` and a wall-time
+budget (``max_minutes``), so the number of steps is not known in advance. The schedule follows the
 cosine annealing of Loshchilov and Hutter (SGDR, arXiv:1608.03983, without restarts) over the
 *progress* of the run, the larger of the share of the steps done and the share of the time spent:
 
