@@ -10,7 +10,12 @@ from rich.console import Console
 
 from calolab.errors import CalolabError
 
-__all__ = ["app", "console", "error_console", "main", "StyleOption"]
+__all__ = ["app", "console", "error_console", "main", "MARKUP", "StyleOption"]
+
+#: how ``--help`` reads docstrings and option help: as Markdown, so paragraphs reflow to the terminal's
+#: width (rich markup kept the source's line breaks and took ``[sections.readout]`` for a style tag);
+#: write a placeholder such as ``<NAME>`` inside double backticks, or Markdown drops it as an HTML tag
+MARKUP = "markdown"
 
 app = typer.Typer(
     name="calolab",
@@ -18,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=MARKUP,
 )
 console = Console()
 error_console = Console(stderr=True)

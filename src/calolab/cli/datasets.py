@@ -111,7 +111,7 @@ def show_command(
     event: Annotated[int, typer.Option("--event", "-e", help="Index of the event to draw (0 = first).")] = 0,
     output: Annotated[
         Optional[Path],  # noqa: UP045  (typer needs Optional at run time)
-        typer.Option("--output", "-o", help="PNG to write; default <file stem>_event<N>.png beside FILE."),
+        typer.Option("--output", "-o", help="PNG to write; default ``<file stem>_event<N>.png`` beside FILE."),
     ] = None,
     style: StyleOption = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional  # noqa: F401,UP035  (typer needs Optiona
 
 import typer
 
-from calolab.cli.app import StyleOption, app, console, error_console  # noqa: F401
+from calolab.cli.app import MARKUP, StyleOption, app, console, error_console  # noqa: F401
 
 # ---------------------------------------------------------------- evaluate command
 # (section owned by evaluate/ + performance_plots.py)
@@ -173,7 +173,7 @@ def evaluate_command(
 # (section owned by data/torch.py + reco/task.py + reco/train.py + reco/inference.py + reco/scan.py)
 
 train_app = typer.Typer(help="Train networks: 'calolab train reco' (reconstruction), 'calolab train gen' "
-                                 "(generative fast simulation).", no_args_is_help=True)
+                                 "(generative fast simulation).", no_args_is_help=True, rich_markup_mode=MARKUP)
 app.add_typer(train_app, name="train")
 
 
@@ -402,7 +402,7 @@ def predict_command(
 @app.command("scan")
 def scan_command(
     data: _DataOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Scan folder: trial_<k>/ runs and scan.json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scan folder: ``trial_<k>/`` runs and scan.json.")],
     model: _ModelOption = "cnn",
     task: _TaskOption = "energy",
     trials: Annotated[int, typer.Option(min=1, help="Number of Optuna trials.")] = 20,
@@ -452,7 +452,7 @@ def scan_command(
 # (section owned by features.py + reco/baselines.py + reco/trees.py + reco/clustering.py)
 
 baseline_app = typer.Typer(help="Classical baselines: 'calolab baseline fit' and 'calolab baseline predict'.",
-                           no_args_is_help=True)
+                           no_args_is_help=True, rich_markup_mode=MARKUP)
 app.add_typer(baseline_app, name="baseline")
 
 _BASELINE_KINDS = ("linear", "xgboost", "bdt", "cut-id", "log-position", "two-seed")

@@ -223,7 +223,7 @@ def digitize_command(
 ) -> None:
     """Digitise a shower file: photostatistics, calibration, intercalibration, noise, zero suppression.
 
-    Writes a new file holding everything IN holds plus /sections/<NAME>/digitized (MeV, calibrated).
+    Writes a new file holding everything IN holds plus ``/sections/<NAME>/digitized`` (MeV, calibrated).
     The readout is the [sections.readout] table of the detector stored in IN; the options override
     it for every section. Sampling sections without a sampling fraction are calibrated by simulating
     electrons first.
