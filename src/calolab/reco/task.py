@@ -18,7 +18,7 @@ Tasks and their outputs (:data:`calolab.reco.models.heads.TASK_HEADS`)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import lightning as L
 import numpy as np
@@ -34,7 +34,8 @@ __all__ = ["LR_SCHEDULES", "RecoTask", "TASKS", "check_start", "decode_outputs"]
 #: the task names
 TASKS = tuple(TASK_HEADS)
 #: how the learning rate evolves: halved on validation plateaus, or annealed over the run's budget
-LR_SCHEDULES = ("plateau", "cosine")
+LrSchedule = Literal["plateau", "cosine"]
+LR_SCHEDULES: tuple[str, ...] = get_args(LrSchedule)
 START_INPUTS = 6  # a two-seed start's x, y, E of two photons, read among the scalar inputs
 
 
@@ -149,7 +150,7 @@ class RecoTask(L.LightningModule):
     def configure_optimizers(self) -> Any:
         hparams = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=hparams["lr"], weight_decay=hparams["weight_decay"])
-        if hparams.get("lr_schedule", "plateau") == "cosine":  # the trainer's CosineBudget sets the rate
+        if hparams["lr_schedule"] == "cosine":  # the trainer's CosineBudget sets the rate
             return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}

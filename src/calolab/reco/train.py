@@ -34,7 +34,7 @@ from calolab.errors import ConfigError, DatasetError, format_validation_error
 from calolab.reco.batchnorm import PreciseBatchNorm, batchnorm_layers
 from calolab.reco.models import LossWeights
 from calolab.reco.models import model_config as validate_model_config
-from calolab.reco.task import TASKS, RecoTask, check_start, check_task
+from calolab.reco.task import TASKS, LrSchedule, RecoTask, check_start, check_task
 from calolab.schedule import CosineBudget
 
 __all__ = ["TrainConfig", "TrainResult", "train_reco", "make_logger", "quiet_lightning", "split_metrics"]
@@ -95,7 +95,7 @@ class TrainConfig(BaseModel):
     patience: int = Field(default=5, ge=1)
     batch_size: int = Field(default=256, ge=1)
     lr: float = Field(default=1e-3, gt=0)
-    lr_schedule: Literal["plateau", "cosine"] = "plateau"
+    lr_schedule: LrSchedule = "plateau"
     weight_decay: float = Field(default=0.0, ge=0)
     seed: int = 0
     max_minutes: float | None = Field(default=None, gt=0)
