@@ -60,6 +60,47 @@ def test_same_seed_same_showers_and_other_seed_other_showers(engine, tungsten_bl
     assert not np.array_equal(first.active["block"], other.active["block"])
 
 
+_SHOWERS_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from calolab.detector.geometry import homogeneous_block
+from calolab.sim.events import Primaries
+from calolab.sim.mc.engine import MonteCarloEngine
+block = homogeneous_block("W", 15.0, 4.0, layers=15, cells=8)
+engine = MonteCarloEngine()
+deposits = engine.simulate(Primaries.single(np.array([11, 211]), 2000.0), block, np.random.SeedSequence(3))
+tables = engine.tables(block)
+print(hashlib.sha256(np.ascontiguousarray(tables.energy).tobytes() + tables.values.tobytes()).hexdigest())
+digest = hashlib.sha256()
+for array in (deposits.active["block"], deposits.passive["block"], deposits.leakage):
+    digest.update(np.ascontiguousarray(array).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_same_seed_same_showers_whatever_numpy_simd_kernels():
+    """numpy picks its vectorised math kernels by CPU and version, and they differ in the last bit; the tables
+    must not depend on them (a one-bit change in the energy grid gave other showers from the same seeds, so
+    files simulated on another machine did not match). Here numpy's dispatched kernels are switched off in a
+    second process: the showers (an electron and a pion, EM and hadron tables) must be the same bits."""
+    import os
+    import subprocess
+    import sys
+
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    dispatched = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    if not dispatched:
+        pytest.skip("numpy dispatches no kernels beyond its baseline on this CPU: nothing to switch off")
+
+    def digest(environment: dict[str, str]) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", _SHOWERS_SCRIPT], capture_output=True, text=True, check=True,
+                                env={**os.environ, **environment}, timeout=300)
+        return result.stdout.split()
+
+    assert digest({}) == digest({"NPY_DISABLE_CPU_FEATURES": " ".join(dispatched)})  # [tables, showers]
+
+
 def test_event_depends_only_on_its_seed(engine, tungsten_block):
     # event i of a batch equals the same event simulated alone with the same per-event seed
     primaries = Primaries.single(np.array([11, 22, 11]), np.array([500.0, 800.0, 300.0]))

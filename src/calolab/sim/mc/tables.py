@@ -9,6 +9,7 @@ from the same differential cross sections that the samplers use, so tables and s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,16 @@ class PhysicsTables:
 
 
 def energy_grid() -> np.ndarray:
-    decades = np.log10(GRID_MAX / GRID_MIN)
-    return GRID_MIN * 10.0 ** (np.arange(int(round(decades * GRID_PER_DECADE)) + 1) / GRID_PER_DECADE)
+    """Kinetic energies of the tables, MeV: ``GRID_PER_DECADE`` per decade, log-spaced.
+
+    Computed with Python's floats (the C library's ``pow``), not numpy's vectorised power: numpy picks
+    its SIMD kernels by CPU (AVX-512 or not) and version, and they differ in the last bit. One bit in the
+    grid moves the tables, and the Monte Carlo then follows other histories from the same seed: with
+    numpy's AVX-512 kernels switched off (``NPY_DISABLE_CPU_FEATURES``), 20 of the 401 energies
+    differed and the same seeds gave other showers.
+    """
+    points = int(round(math.log10(GRID_MAX / GRID_MIN) * GRID_PER_DECADE)) + 1
+    return np.array([GRID_MIN * 10.0 ** (k / GRID_PER_DECADE) for k in range(points)])
 
 
 @njit(cache=True)
