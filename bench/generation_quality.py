@@ -5,7 +5,8 @@ Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is commi
 1. ``python bench/generation_quality.py simulate``: pisa-csi e- of 1-30 GeV from the Monte Carlo, a
    training file (20000 events, seed 11) and a held-out reference (10000 events, seed 12);
 2. ``python bench/generation_quality.py train gan`` and ``... train flow``: one model each
-   (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread);
+   (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread
+   unless ``--threads``);
 3. ``python bench/generation_quality.py evaluate``: each model generates showers for the reference's
    incident energies; the classifier test of :mod:`calolab.validate.classifier` (seed 0) separates them
    from the reference on low-level inputs (cells / E_inc, log-compressed) and on high-level features;
@@ -41,12 +42,13 @@ def simulate(work: Path) -> None:
                         "--overwrite"], check=True)
 
 
-def train(work: Path, model: str, minutes: float, epochs: int, options: dict, run: str | None) -> None:
+def train(work: Path, model: str, minutes: float, epochs: int, options: dict, run: str | None, threads: int = 1,
+          ) -> None:
     import torch
 
     from calolab.gen.train import GenTrainConfig, train_generator
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     output = work / "runs" / (run or model)
     config = GenTrainConfig(data=[work / "train.h5"], model=model, model_options=options, epochs=epochs, patience=8,
                             max_minutes=minutes, seed=0, output=output, overwrite=True)
@@ -54,7 +56,7 @@ def train(work: Path, model: str, minutes: float, epochs: int, options: dict, ru
     summary = {"model": model, "model_options": options, "seed": 0, "max_minutes": minutes,
                "epochs_run": result.epochs, "seconds": result.seconds, "monitor": result.monitor,
                "best_score": result.best_score, "n_events": result.n_events, "batch_size": config.batch_size,
-               "lr": config.learning_rate, "lr_schedule": config.lr_schedule}
+               "lr": config.learning_rate, "lr_schedule": config.lr_schedule, "torch_threads": threads}
     (output / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(result.summary_lines()))
 
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--options", type=json.loads, default={}, help="model options, JSON (train)")
     parser.add_argument("--run", help="name of the run folder under runs/ (train; default: the model)")
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the training (train)")
     parser.add_argument("--max-events", type=int, default=10000)
     parser.add_argument("--runs", nargs="+", help="evaluate only these runs, keeping the others' figures (evaluate)")
     args = parser.parse_args(argv)
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "train":
         if args.model is None:
             parser.error("train needs a model: gan or flow")
-        train(args.work, args.model, args.minutes, args.epochs, args.options, args.run)
+        train(args.work, args.model, args.minutes, args.epochs, args.options, args.run, args.threads)
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     else:

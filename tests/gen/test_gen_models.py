@@ -9,7 +9,7 @@ from gen_fixtures import TINY_FLOW, TINY_GAN
 
 from calolab.errors import ConfigError
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, model_config
-from calolab.gen.models.flow import MAF, CouplingFlow, _largest
+from calolab.gen.models.flow import MAF, CouplingFlow, _choose_hits, _largest
 from calolab.gen.models.gan3d import upsampling_plan
 
 
@@ -240,7 +240,7 @@ def test_sampling_chooses_the_count_cells_of_largest_margin_over_their_gap() -> 
     gap = flow.shape_map.split_score().view(2, 9)
     margin = torch.tensor([[0.3, 0.2, -0.1, -0.2, -0.5, -0.6, -0.7, -0.8, -0.9],
                            [0.5, 0.4, 0.3, 0.2, 0.1, -0.1, -0.2, -0.3, -0.4]])
-    z = flow._choose_hits((gap + margin)[None], torch.tensor([[4, 2]]))[0]
+    z = _choose_hits(gap + margin, gap, torch.tensor([4, 2]))
     torch.testing.assert_close(z[0, :4], gap[0, :4] + margin[0, :4].abs())  # two kept, two mirrored up
     assert bool((z[0, 4:] == gap[0, 4:] + margin[0, 4:]).all())  # left in the spike
     torch.testing.assert_close(z[1, :2], gap[1, :2] + margin[1, :2])
@@ -276,8 +276,7 @@ def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
         n, layers = x.shape[:2]
         u = flow.energy_map(u)
         z = flow.shape_map(x.reshape(n, -1)).view(n, layers, -1)
-        previous = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
-        context = flow._shape_context(conditions, u, slice(None), previous)
+        context = flow._shape_context(conditions, u, slice(None), flow._previous_layers(z))
         return flow.shape_flow.log_prob(z.reshape(n * layers, -1), context).view(n, layers)
 
     for features, sees_previous in ((4, True), (0, False)):
@@ -287,6 +286,37 @@ def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
         before, after = shape_log_densities(flow, cells), shape_log_densities(flow, changed)
         moved = ~torch.isclose(after, before, rtol=1e-5, atol=1e-4).all(dim=0)
         assert moved.tolist() == [False, True, sees_previous, False]
+
+
+def test_flow_previous_layer_hits_only_reads_no_empty_cell_noise() -> None:
+    """With previous_layer_hits_only, the empty cells of a layer reach the next layer's projection at their
+    gap, whatever their dequantisation noise; a plain projection reads that noise. The projection may have a
+    hidden layer, and sampling works with both options."""
+    torch.manual_seed(0)
+    shape = (3, 3, 3)
+    cells = torch.rand(64, *shape) * 20 * (torch.rand(64, *shape) < 0.5)
+    energy = torch.full((64,), 1000.0)
+    conditions = torch.rand(64, 3)
+    for hits_only in (True, False):
+        flow = CaloFlow(shape, 3, FlowConfig.model_validate(
+            {**TINY_FLOW, "previous_layer_hits_only": hits_only, "previous_layer_hidden": 8}))
+        assert isinstance(flow.previous_layer, torch.nn.Sequential)
+        flow.fit_preprocessing(cells, energy)
+        seen = []
+        for seed in (1, 2):  # two draws of the dequantisation noise
+            _, x = flow._encode(cells, energy, torch.Generator().manual_seed(seed))
+            seen.append(flow._previous_layers(flow.shape_map(x.reshape(64, -1)).view(64, 3, -1)))
+        empty = (cells[:, :-1] == 0).reshape(64, 2, -1)
+        gap = flow.shape_map.split_score().view(3, -1)[:-1].expand(64, 2, -1)
+        assert bool((seen[0][:, 0] == 0).all())  # nothing before the first layer
+        if hits_only:
+            assert torch.equal(seen[0][:, 1:][empty], gap[empty])
+            assert torch.equal(seen[0][:, 1:][empty], seen[1][:, 1:][empty])
+            assert bool((seen[0][:, 1:][~empty] > gap[~empty]).all())  # hit cells keep their coordinates
+        else:
+            assert not torch.equal(seen[0][:, 1:][empty], seen[1][:, 1:][empty])
+        sampled = flow.sample(conditions[:4], energy[:4], torch.Generator().manual_seed(3))
+        assert sampled.shape == (4, *shape) and bool(torch.isfinite(sampled).all()) and bool((sampled >= 0).all())
 
 
 def test_empty_cells_have_the_same_shape_coordinates_whatever_the_layer_energy() -> None:
