@@ -35,7 +35,7 @@ def test_inspect_table(showers) -> None:
     code, output, _ = run("inspect", str(path))
     assert code == 0, output
     for text in (str(path), "calice-siw", "mc 0.1", "123", '"particle": "e-"', "18 x 18", "10 x 10",
-                 "ECAL: mean energy per layer (MeV)"):
+                 "ECAL: mean energy per layer (MeV)", f"numpy {np.__version__}"):
         assert text in output
     assert re.search(r"^events +6 *$", output, re.MULTILINE)
     means = deposits.active["ECAL"].sum(axis=(2, 3), dtype=np.float64).mean(axis=0)

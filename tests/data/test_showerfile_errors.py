@@ -44,6 +44,8 @@ def test_writer_refuses_bad_destinations(tmp_path, detector, make_deposits) -> N
         ShowerFileWriter(tmp_path / "other.h5", detector, compression="lz4")
     with pytest.raises(ConfigError, match=r"\['seed'\] are set by the writer"):
         ShowerFileWriter(tmp_path / "other.h5", detector, attrs={"seed": 3})
+    with pytest.raises(ConfigError, match=r"\['software'\] are set by the writer"):
+        ShowerFileWriter(tmp_path / "other.h5", detector, attrs={"software": "mine"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
 
 

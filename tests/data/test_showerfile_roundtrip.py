@@ -15,6 +15,7 @@ from calolab.data.showerfile import (
     ShowerFile,
     ShowerFileWriter,
     open_dataset,
+    software_versions,
     summarize,
     write_showers,
 )
@@ -72,6 +73,12 @@ def test_metadata_kept(tmp_path, detector, make_deposits) -> None:
         assert meta["gun"] == gun
         assert (meta["engine"], meta["engine_version"], meta["seed"]) == ("mc", "0.3", 42)
         assert meta["calolab_version"] == __version__
+        assert meta["software"] == software_versions() and meta["software"]["numpy"] == np.__version__
+        assert summarize(showers)["software"] == meta["software"]
+    with h5py.File(path, "a") as f:  # a file from before the attribute existed
+        del f.attrs["software"]
+    with open_dataset(path) as showers:
+        assert showers.metadata["software"] is None and summarize(showers)["software"] is None
         assert datetime.fromisoformat(meta["created"]).utcoffset().total_seconds() == 0
         assert (meta["campaign"], meta["shard"], json.loads(meta["tags"])) == ("test", 7, ["a", "b"])
         assert meta["detector"] == detector.to_toml()

@@ -76,6 +76,8 @@ def inspect_command(
         ("seed", "none" if summary["seed"] is None else str(summary["seed"])),
         ("created", summary["created"]),
         ("calolab", f"{summary['calolab_version']} (format version {summary['format_version']})"),
+        ("software", "unknown (an older file)" if not summary["software"] else
+         ", ".join(f"{name} {version}" for name, version in summary["software"].items())),
         ("gun", "unknown" if gun is None else json.dumps(gun) if not isinstance(gun, str) else gun),
     ]
     rows += [(key, str(value)) for key, value in summary["attrs"].items()]

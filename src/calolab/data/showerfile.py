@@ -5,7 +5,9 @@ Layout (format ``"calolab-showers"``, version 1), ``N`` events, ``M`` primaries 
     /                                   attrs: format, format_version, detector (TOML text),
                                         gun (JSON text or ""), engine, engine_version,
                                         seed (-1 if none), calolab_version, created (ISO 8601 UTC),
-                                        n_events, and any extra attributes given to the writer
+                                        n_events, software (JSON: python, numpy, numba, h5py
+                                        versions; absent in older files), and any extra
+                                        attributes given to the writer
     /sections/<NAME>/energy             (N, layers, y, x) float32, MeV, active material
     /sections/<NAME>/digitized          optional: (N, layers, y, x) float32, MeV, calibrated signal
                                         after the readout (calolab digitize); group attr ``readout``
@@ -69,6 +71,7 @@ __all__ = [
     "ShowerFile",
     "ShowerFileWriter",
     "open_dataset",
+    "software_versions",
     "summarize",
     "write_showers",
 ]
@@ -83,6 +86,9 @@ RESERVED_ATTRS = (
     "format", "format_version", "detector", "gun", "engine", "engine_version", "seed",
     "calolab_version", "created", "n_events",
 )
+#: Root attribute with the versions of the numerical stack (JSON), written since it existed: a Monte Carlo
+#: file is bit-reproducible from its seed only with the same stack
+SOFTWARE_ATTR = "software"
 _PRIMARY_FIELDS = ("pdg", "energy", "position", "direction")
 #: per-particle truth added after the first files; absent -> Primaries' defaults
 _PRIMARY_OPTIONAL = ("status", "parent")
@@ -147,6 +153,16 @@ def _attr_value(key: str, value: Any) -> Any:
         msg = (f"file attribute {key!r}: cannot store a {type(value).__name__}; give a str, number, "
                f"array or JSON-able value")
         raise ConfigError(msg) from None
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python, numpy, numba and h5py: what a file's ``software`` attribute records."""
+    import platform
+
+    import numba
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "h5py": h5py.__version__}
 
 
 def _event_index(events: Events, n_events: int) -> slice | np.ndarray:
@@ -254,10 +270,10 @@ class ShowerFileWriter:
         if not os.access(folder, os.W_OK | os.X_OK):
             msg = f"folder {folder} is not writable: choose another -o"
             raise DatasetError(msg)
-        clash = sorted(set(attrs or {}) & set(RESERVED_ATTRS))
+        clash = sorted(set(attrs or {}) & {*RESERVED_ATTRS, SOFTWARE_ATTR})
         if clash:
             msg = (f"file attributes {clash} are set by the writer: rename them "
-                   f"(reserved: {list(RESERVED_ATTRS)})")
+                   f"(reserved: {[*RESERVED_ATTRS, SOFTWARE_ATTR]})")
             raise ConfigError(msg)
         self._compression = _compression_options(compression)
         self._shapes = section_shapes(detector)
@@ -307,6 +323,7 @@ class ShowerFileWriter:
         f.attrs["seed"] = -1 if seed is None else int(seed)
         f.attrs["calolab_version"] = __version__
         f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        f.attrs[SOFTWARE_ATTR] = json.dumps(software_versions())
         f.attrs["n_events"] = 0
         for key, value in attrs.items():
             f.attrs[key] = _attr_value(key, value)
@@ -658,6 +675,9 @@ class ShowerFile:
                 meta["gun"] = json.loads(gun)
         if meta.get("seed") == -1:
             meta["seed"] = None
+        software = meta.get(SOFTWARE_ATTR)
+        with contextlib.suppress(json.JSONDecodeError, TypeError):
+            meta[SOFTWARE_ATTR] = json.loads(software) if software else None
         return meta
 
     @property
@@ -857,7 +877,7 @@ def summarize(showers: ShowerFile, chunk: int = 1024) -> dict[str, Any]:
     for part in showers.iter_chunks(chunk):
         leak_sum += showers.leakage(part).sum(axis=0, dtype=np.float64)
     n = showers.n_events
-    extra = {key: value for key, value in meta.items() if key not in RESERVED_ATTRS}
+    extra = {key: value for key, value in meta.items() if key not in (*RESERVED_ATTRS, SOFTWARE_ATTR)}
     return {
         "path": str(showers.path),
         "n_events": n,
@@ -868,6 +888,7 @@ def summarize(showers: ShowerFile, chunk: int = 1024) -> dict[str, Any]:
         "seed": meta["seed"],
         "created": meta["created"],
         "calolab_version": meta["calolab_version"],
+        "software": meta.get(SOFTWARE_ATTR),
         "format_version": meta["format_version"],
         "gun": meta["gun"],
         "attrs": {key: value.tolist() if isinstance(value, np.ndarray) else value
