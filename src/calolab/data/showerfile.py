@@ -81,7 +81,7 @@ FORMAT = "calolab-showers"
 #: Layout version written by this module; readers refuse newer versions.
 FORMAT_VERSION = 1
 
-#: Root attributes set by the writer; ``attrs`` given to it may not use these names.
+#: Root attributes set by the writer that every valid file has.
 RESERVED_ATTRS = (
     "format", "format_version", "detector", "gun", "engine", "engine_version", "seed",
     "calolab_version", "created", "n_events",
@@ -89,6 +89,8 @@ RESERVED_ATTRS = (
 #: Root attribute with the versions of the numerical stack (JSON), written since it existed: a Monte Carlo
 #: file is bit-reproducible from its seed only with the same stack
 SOFTWARE_ATTR = "software"
+#: Every root attribute the writer sets itself (attrs given to it may not use these names)
+_WRITER_ATTRS = (*RESERVED_ATTRS, SOFTWARE_ATTR)
 _PRIMARY_FIELDS = ("pdg", "energy", "position", "direction")
 #: per-particle truth added after the first files; absent -> Primaries' defaults
 _PRIMARY_OPTIONAL = ("status", "parent")
@@ -270,10 +272,10 @@ class ShowerFileWriter:
         if not os.access(folder, os.W_OK | os.X_OK):
             msg = f"folder {folder} is not writable: choose another -o"
             raise DatasetError(msg)
-        clash = sorted(set(attrs or {}) & {*RESERVED_ATTRS, SOFTWARE_ATTR})
+        clash = sorted(set(attrs or {}) & set(_WRITER_ATTRS))
         if clash:
             msg = (f"file attributes {clash} are set by the writer: rename them "
-                   f"(reserved: {[*RESERVED_ATTRS, SOFTWARE_ATTR]})")
+                   f"(reserved: {list(_WRITER_ATTRS)})")
             raise ConfigError(msg)
         self._compression = _compression_options(compression)
         self._shapes = section_shapes(detector)
@@ -877,7 +879,7 @@ def summarize(showers: ShowerFile, chunk: int = 1024) -> dict[str, Any]:
     for part in showers.iter_chunks(chunk):
         leak_sum += showers.leakage(part).sum(axis=0, dtype=np.float64)
     n = showers.n_events
-    extra = {key: value for key, value in meta.items() if key not in (*RESERVED_ATTRS, SOFTWARE_ATTR)}
+    extra = {key: value for key, value in meta.items() if key not in _WRITER_ATTRS}
     return {
         "path": str(showers.path),
         "n_events": n,
