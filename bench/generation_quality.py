@@ -3,10 +3,11 @@
 Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is committed):
 
 1. ``python bench/generation_quality.py simulate``: pisa-csi e- of 1-30 GeV from the Monte Carlo, a
-   training file (20000 events, seed 11) and a held-out reference (10000 events, seed 12);
+   training file (20000 events, seed 11), a held-out reference (10000 events, seed 12) and more training
+   data for runs that ask for it (``--data train train-extra``; 20000 events, seed 13);
 2. ``python bench/generation_quality.py train gan`` and ``... train flow``: one model each
    (:func:`calolab.gen.train.train_generator`, seed 0, a wall-time budget ``--minutes``, one torch thread
-   unless ``--threads``);
+   unless ``--threads``); ``--init-from RUN`` goes on from an earlier run's weights;
 3. ``python bench/generation_quality.py evaluate``: each model generates showers for the reference's
    incident energies; the classifier test of :mod:`calolab.validate.classifier` (seed 0) separates them
    from the reference on low-level inputs (cells / E_inc, log-compressed) and on high-level features;
@@ -32,7 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_results  # noqa: E402
 
-SIMULATIONS = {"train": (20000, 11), "reference": (10000, 12)}
+#: file -> (events, seed); ``train-extra`` is more training data for runs that ask for it (``--data``)
+SIMULATIONS = {"train": (20000, 11), "reference": (10000, 12), "train-extra": (20000, 13)}
 
 
 def simulate(work: Path) -> None:
@@ -43,20 +45,25 @@ def simulate(work: Path) -> None:
 
 
 def train(work: Path, model: str, minutes: float, epochs: int, options: dict, run: str | None, threads: int = 1,
-          ) -> None:
+          data: tuple[str, ...] = ("train",), init_from: str | None = None, lr: float | None = None) -> None:
     import torch
 
     from calolab.gen.train import GenTrainConfig, train_generator
 
     torch.set_num_threads(threads)
     output = work / "runs" / (run or model)
-    config = GenTrainConfig(data=[work / "train.h5"], model=model, model_options=options, epochs=epochs, patience=8,
-                            max_minutes=minutes, seed=0, output=output, overwrite=True)
+    config = GenTrainConfig(data=[work / f"{name}.h5" for name in data], model=model, model_options=options,
+                            epochs=epochs, patience=8, max_minutes=minutes, seed=0, output=output, overwrite=True,
+                            lr=lr, init_from=None if init_from is None else work / "runs" / init_from)
     result = train_generator(config)
     summary = {"model": model, "model_options": options, "seed": 0, "max_minutes": minutes,
                "epochs_run": result.epochs, "seconds": result.seconds, "monitor": result.monitor,
                "best_score": result.best_score, "n_events": result.n_events, "batch_size": config.batch_size,
-               "lr": config.learning_rate, "lr_schedule": config.lr_schedule, "torch_threads": threads}
+               "lr": config.learning_rate, "lr_schedule": config.lr_schedule, "torch_threads": threads,
+               "data": list(data), "init_from": init_from}
+    if init_from is not None:  # the budget of the whole chain of runs
+        before = json.loads((work / "runs" / init_from / "budget.json").read_text())
+        summary["total_minutes"] = before.get("total_minutes", before["max_minutes"]) + minutes
     (output / "budget.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n".join(result.summary_lines()))
 
@@ -178,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", help="name of the run folder under runs/ (train; default: the model)")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the training (train)")
+    parser.add_argument("--data", nargs="+", default=["train"], choices=["train", "train-extra"],
+                        help="training files, from the simulate step (train)")
+    parser.add_argument("--init-from", help="run under runs/ to go on training from (train)")
+    parser.add_argument("--lr", type=float, help="learning rate (train; default: the model's)")
     parser.add_argument("--max-events", type=int, default=10000)
     parser.add_argument("--runs", nargs="+", help="evaluate only these runs, keeping the others' figures (evaluate)")
     args = parser.parse_args(argv)
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "train":
         if args.model is None:
             parser.error("train needs a model: gan or flow")
-        train(args.work, args.model, args.minutes, args.epochs, args.options, args.run, args.threads)
+        train(args.work, args.model, args.minutes, args.epochs, args.options, args.run, args.threads,
+              tuple(args.data), args.init_from, args.lr)
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     else:

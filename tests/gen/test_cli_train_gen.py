@@ -19,6 +19,10 @@ def test_train_gen_then_generate(tmp_path) -> None:  # noqa: ANN001
                               "--batch-size", "16", "--model-config", tiny, "-o", str(run_dir), "-q")
     assert code == 0, (output, error)
     assert (run_dir / "model.pt").is_file()
+    code, output, error = run("train", "gen", "--data", str(data), "--init-from", str(run_dir), "--epochs", "1",
+                              "--batch-size", "16", "-o", str(tmp_path / "more"), "-q")
+    assert code == 0, (output, error)
+    assert json.loads((tmp_path / "more" / "config.json").read_text())["init_from"] == str(run_dir)
     out = tmp_path / "gen.h5"
     code, output, error = run("generate", "--model", str(run_dir), "-E", "2GeV", "-n", "3", "-o", str(out),
                               "--seed", "1")

@@ -76,3 +76,42 @@ def test_gan_preprocessing_scale_is_the_mean_hottest_cell() -> None:
     arrays = toy_arrays(32)
     transform = CellTransform.fit(arrays.cells)
     assert transform.scale == pytest.approx(arrays.cells.reshape(32, -1).max(axis=1).mean())
+
+
+def test_a_run_continued_from_another_starts_from_its_weights_and_keeps_its_encoding(tmp_path) -> None:  # noqa: ANN001
+    from calolab.gen.checkpoint import load_generator
+
+    arrays = toy_arrays(96)
+    first = train_generator(GenTrainConfig(model="flow", model_options=TINY_FLOW, epochs=6, lr=3e-3, seed=1,
+                                           batch_size=16, output=tmp_path / "first", logger="none"), arrays=arrays)
+    # a learning rate too small to move the weights: the first validation loss is the first run's best
+    frozen = train_generator(GenTrainConfig(model="flow", epochs=1, lr=1e-12, seed=1, output=tmp_path / "frozen",
+                                            logger="none", init_from=tmp_path / "first"), arrays=arrays)
+    assert frozen.history[0]["val_loss"] == pytest.approx(first.best_score, abs=1e-4)
+    fresh = train_generator(GenTrainConfig(model="flow", model_options=TINY_FLOW, epochs=1, lr=1e-12, seed=1,
+                                           output=tmp_path / "fresh", logger="none"), arrays=arrays)
+    assert fresh.history[0]["val_loss"] > first.best_score + 0.01, (fresh.history, first.best_score)
+    # continued on the lower-energy half only: the condition encoding stays the first run's
+    low = arrays.select(np.flatnonzero(arrays.energy < np.median(arrays.energy)))
+    train_generator(GenTrainConfig(model="flow", model_options=TINY_FLOW, epochs=1, seed=1, output=tmp_path / "low",
+                                   logger="none", init_from=tmp_path / "first" / "model.pt"), arrays=low)
+    assert load_generator(tmp_path / "low").conditions == load_generator(tmp_path / "first").conditions
+    assert load_generator(tmp_path / "low").conditions != low.conditions()
+
+
+def test_a_continued_run_refuses_another_model_other_options_and_data_outside_its_conditions(tmp_path) -> None:  # noqa: ANN001
+    arrays = toy_arrays(40)
+    train_generator(GenTrainConfig(model="flow", model_options=TINY_FLOW, epochs=1, output=tmp_path / "first",
+                                   logger="none"), arrays=arrays)
+    continued = {"epochs": 1, "logger": "none", "init_from": tmp_path / "first", "output": tmp_path / "next"}
+    with pytest.raises(ConfigError, match="is a flow model, not a gan: pass --model flow"):
+        train_generator(GenTrainConfig(model="gan", **continued), arrays=arrays)
+    with pytest.raises(ConfigError, match=r"model options \['shape_hidden'\] differ"):
+        train_generator(GenTrainConfig(model="flow", model_options={**TINY_FLOW, "shape_hidden": 32}, **continued),
+                        arrays=arrays)
+    hotter = toy_arrays(40)
+    hotter.energy[:] *= 3  # showers of 3-30 GeV for a model of 1-10 GeV
+    with pytest.raises(DatasetError, match="outside the conditions of the run to continue"):
+        train_generator(GenTrainConfig(model="flow", **continued), arrays=hotter)
+    with pytest.raises(DatasetError, match="no generative model at"):
+        train_generator(GenTrainConfig(model="flow", **{**continued, "init_from": tmp_path / "missing"}), arrays=arrays)

@@ -345,6 +345,11 @@ def train_gen_command(
     logger: Annotated[str, typer.Option(help="csv or none.")] = "csv",
     accelerator: Annotated[str, typer.Option(help="cpu (default), auto, gpu, ...")] = "cpu",
     overwrite: Annotated[bool, typer.Option(help="Reuse an output folder that holds a run.")] = False,
+    init_from: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="A previous run (folder or model.pt) to go on training: its weights, options, condition "
+                          "encoding and preprocessing start this run (same detector, particles and ranges)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a generative model (fast simulation) on shower files of one detector.
@@ -353,6 +358,9 @@ def train_gen_command(
     or ``calolab generate --model RUN``.
 
     Example: ``calolab train gen --data csi.h5 --model flow --epochs 30 -o runs/flow``
+
+    Go on from that run with more data and a lower learning rate:
+    ``calolab train gen --data csi.h5 --data csi2.h5 --init-from runs/flow --lr 3e-4 -o runs/flow-more``
     """
     from calolab.gen.train import GenTrainConfig, train_generator
 
@@ -360,7 +368,7 @@ def train_gen_command(
         data=list(data), model=model, model_options=_key_values(model_config, "--model-config"), section=section,
         max_events=max_events, epochs=epochs, patience=patience, max_minutes=max_minutes, batch_size=batch_size,
         lr=lr, lr_schedule=lr_schedule, seed=seed, output=output, logger=logger, accelerator=accelerator,
-        progress=not quiet, overwrite=overwrite,
+        progress=not quiet, overwrite=overwrite, init_from=init_from,
     )
     result = train_generator(config)
     for line in result.summary_lines():

@@ -43,6 +43,8 @@ class TrainedGenerator:
         detector_toml: the detector it was trained on.
         transform: the GAN's cell preprocessing (``None`` for the flow).
         path: the file it came from.
+        model_config: the model's options (:class:`~calolab.gen.models.GanConfig` or
+            :class:`~calolab.gen.models.FlowConfig`).
     """
 
     name: str
@@ -54,6 +56,7 @@ class TrainedGenerator:
     detector_toml: str
     transform: Any
     path: Path
+    model_config: Any = None
 
     @property
     def detector(self) -> Any:
@@ -139,7 +142,8 @@ def _build(hparams: dict[str, Any], state: dict[str, torch.Tensor], path: Path) 
     transform = CellTransform.from_dict(hparams["transform"]) if hparams.get("transform") else None
     return TrainedGenerator(name=str(hparams.get("name", path.parent.name)), model=model, network=network,
                             conditions=spec, shape=shape, section=hparams["section"],  # type: ignore[arg-type]
-                            detector_toml=hparams["detector_toml"], transform=transform, path=path)
+                            detector_toml=hparams["detector_toml"], transform=transform, path=path,
+                            model_config=config)
 
 
 @lru_cache(maxsize=8)

@@ -17,15 +17,15 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import lightning as L
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from calolab.errors import ConfigError, DatasetError, format_validation_error
-from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION
+from calolab.errors import ConfigError, DatasetError, SimulationError, format_validation_error
+from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION, TrainedGenerator, load_generator
 from calolab.gen.data import CellTransform, GenArrays, load_gen_arrays, split_indices
 from calolab.gen.models import MODELS, model_config
 from calolab.gen.task import TASKS, FlowTask, GenTask, build_task
@@ -63,6 +63,13 @@ class GenTrainConfig(BaseModel):
         accelerator: ``cpu`` (default) or anything Lightning takes (``gpu``, ``auto``).
         progress: show Lightning's progress bar.
         overwrite: reuse a run folder that already holds a checkpoint.
+        init_from: a previous run (its folder or ``model.pt``) whose weights start this fit: training goes on
+            from where that run ended, on the same or on more data. The run keeps that run's model options,
+            condition encoding and cell preprocessing; ``model_options`` may be left empty or must equal them,
+            and the training events must be of the same detector section and particles, within its energy range (1%
+            margin) and angle range.
+            The flow carries on whole; the GAN's discriminator starts afresh (``model.pt`` holds only the
+            generator).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
@@ -85,6 +92,7 @@ class GenTrainConfig(BaseModel):
     accelerator: str = "cpu"
     progress: bool = False
     overwrite: bool = False
+    init_from: Path | None = None
 
     @field_validator("model")
     @classmethod
@@ -187,6 +195,33 @@ def export_model(task: GenTask, path: Path) -> Path:
     return path
 
 
+def _starting_model(config: GenTrainConfig, arrays: GenArrays) -> TrainedGenerator:
+    """The run ``config.init_from``, checked against this run's model, options and data."""
+    start = load_generator(cast(Path, config.init_from))
+    where = f"--init-from {config.init_from}"
+    if start.model != config.model:
+        msg = f"{where} is a {start.model} model, not a {config.model}: pass --model {start.model}"
+        raise ConfigError(msg)
+    saved = start.model_config.model_dump(mode="json")
+    asked = model_config(config.model, config.model_options).model_dump(mode="json")
+    changed = sorted(key for key in config.model_options if asked.get(key) != saved.get(key))
+    if changed:
+        msg = (f"model options {changed} differ from those of {where}: a continued run keeps its model's options "
+               f"(drop --model-config)")
+        raise ConfigError(msg)
+    if (start.section, start.shape) != (arrays.section, tuple(arrays.shape)) or (
+            start.detector_toml != arrays.detector_toml):
+        msg = (f"{where} was trained on section {start.section} {start.shape} of another detector or section than "
+               f"the data ({arrays.section} {tuple(arrays.shape)}): continue it on showers of its own detector")
+        raise DatasetError(msg)
+    try:
+        start.conditions.check(arrays.energy, arrays.theta, arrays.pdg, what=where)
+    except SimulationError as error:
+        msg = f"the data lie outside the conditions of the run to continue: {error}"
+        raise DatasetError(msg) from None
+    return start
+
+
 def _score(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
@@ -203,6 +238,8 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
         DatasetError: unreadable data, too few events, or the output folder holds a run (without ``overwrite``).
     """
     options = model_config(config.model, config.model_options)  # fail before reading any data
+    if config.init_from is not None:
+        load_generator(config.init_from)  # an unreadable run fails before the data are read
     if arrays is None:
         if not config.data:
             msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
@@ -212,14 +249,20 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
     _prepare_output(output, config.overwrite)
     train_index, val_index = split_indices(len(arrays), config.val_fraction, config.seed)
     train, val = arrays.select(train_index), arrays.select(val_index)
-    spec = train.conditions()
-    transform = CellTransform.fit(train.cells, getattr(options, "power", 0.85)) if config.model == "gan" else None
+    start = None if config.init_from is None else _starting_model(config, train)
+    if start is None:
+        spec = train.conditions()
+        transform = CellTransform.fit(train.cells, getattr(options, "power", 0.85)) if config.model == "gan" else None
+    else:
+        options, spec, transform = start.model_config, start.conditions, start.transform
     L.seed_everything(config.seed, verbose=False)
     task = build_task(config.model, model_config=options.model_dump(mode="json"), shape=list(arrays.shape),
                       conditions=spec.to_dict(), detector_toml=arrays.detector_toml, section=arrays.section,
                       lr=config.learning_rate, name=output.resolve().name,
                       transform=None if transform is None else transform.to_dict(), val_seed=config.seed)
-    if isinstance(task, FlowTask):
+    if start is not None:
+        task.sampler().load_state_dict(start.network.state_dict())
+    elif isinstance(task, FlowTask):
         task.flow.fit_preprocessing(torch.from_numpy(train.cells), torch.from_numpy(train.energy), seed=config.seed)
     loader_seed = torch.Generator().manual_seed(config.seed)
     train_loader = torch.utils.data.DataLoader(
