@@ -3,8 +3,10 @@
 For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cells), times
 
 * the calolab Monte Carlo engine (``mc``), single-threaded (one core);
-* each generative model (``gan``: 3DGAN-style, ``flow``: CaloFlow-style with its default spline
-  couplings, ``flow-affine``: the same with affine couplings) with its default architecture, through
+* each generative model (``gan``: 3DGAN-style, in float32 and with its hidden layers in bfloat16
+  (``gan-bfloat16``, :attr:`~calolab.gen.checkpoint.TrainedGenerator.precision`); ``flow``: CaloFlow-style
+  with its default spline couplings, ``flow-affine``: the same with affine couplings) with its default
+  architecture, through
   the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition checks, sampling,
   :class:`~calolab.sim.events.Deposits`), at batch 1 (one event per call) and at batch 1000 (one call
   of 1000 events).
@@ -64,8 +66,9 @@ def time_mc(n: int) -> tuple[dict, np.ndarray, np.ndarray]:
     return case, deposits.active["ECAL"], primaries.energy
 
 
-#: the untrained models timed: name -> (model kind, options)
-UNTRAINED = {"gan": ("gan", {}), "flow": ("flow", {}), "flow-affine": ("flow", {"spline_bins": 0})}
+#: the untrained models timed: name -> (model kind, options, sampling precision)
+UNTRAINED = {"gan": ("gan", {}, "float32"), "gan-bfloat16": ("gan", {}, "bfloat16"), "flow": ("flow", {}, "float32"),
+             "flow-affine": ("flow", {"spline_bins": 0}, "float32")}
 
 
 def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> TrainedGenerator:
@@ -73,7 +76,7 @@ def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> Trained
     detector = load_detector(DETECTOR)
     section = detector.sections[0]
     spec = ConditionSpec(ENERGY_RANGE_MEV, (0.0, 0.0), (11,))
-    kind, options = UNTRAINED[name]
+    kind, options, precision = UNTRAINED[name]
     config = model_config(kind, options)
     torch.manual_seed(0)
     shape = tuple(section.shape)
@@ -87,7 +90,7 @@ def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> Trained
     network.eval()
     return TrainedGenerator(name=f"bench-{name}", model=kind, network=network, conditions=spec, shape=shape,
                             section=section.name, detector_toml=detector.to_toml(), transform=transform,
-                            path=Path("(untrained)"))
+                            path=Path("(untrained)"), precision=precision)
 
 
 def time_model(model: TrainedGenerator, batch1_calls: int, big_batch: int) -> dict:
@@ -105,7 +108,7 @@ def time_model(model: TrainedGenerator, batch1_calls: int, big_batch: int) -> di
     engine.simulate(primaries, detector, np.random.SeedSequence(2))
     batched = big_batch / (time.perf_counter() - start)
     parameters = sum(p.numel() for p in model.network.parameters())
-    return {"engine": engine.name, "model": model.model, "parameters": parameters,
+    return {"engine": engine.name, "model": model.model, "precision": model.precision, "parameters": parameters,
             "batch1_showers_per_s": batch1, f"batch{big_batch}_showers_per_s": batched}
 
 
@@ -124,7 +127,9 @@ def main(argv: list[str] | None = None) -> dict:
                      "particle": "e-", "energy_gev": [10, 100], "goal_ratio": GOAL_RATIO}
     mc, cells, energy = time_mc(args.mc_showers)
     results["mc"] = mc
-    models = ([load_generator(path) for path in args.model] if args.model
+    trained = [load_generator(path) for path in args.model]
+    models = ([m.with_precision(p) for m in trained for p in (("float32", "bfloat16") if m.model == "gan"
+                                                             else ("float32",))] if args.model
               else [untrained_model(name, cells, energy) for name in UNTRAINED])
     results["models"] = []
     for model in models:
@@ -133,7 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
             case[key.replace("showers_per_s", "ratio_to_mc")] = case[key] / mc["showers_per_s"]
         results["models"].append(case)
         big = case[f"batch{args.batch}_showers_per_s"]
-        print(f"{model.name:>12s}  batch 1: {case['batch1_showers_per_s']:10.1f} showers/s "
+        label = model.name if model.name.endswith(model.precision) or model.precision == "float32" else (
+            f"{model.name}-{model.precision}")
+        print(f"{label:>18s}  batch 1: {case['batch1_showers_per_s']:10.1f} showers/s "
               f"({case['batch1_ratio_to_mc']:.1f}x mc);  batch {args.batch}: {big:10.1f} showers/s "
               f"({case[f'batch{args.batch}_ratio_to_mc']:.1f}x mc)")
     best = max(case[f"batch{args.batch}_ratio_to_mc"] for case in results["models"])

@@ -44,6 +44,32 @@ def test_generate_is_seeded_and_fills_the_request(trained_models) -> None:  # no
     assert generate(trained_models["gan"] / "best.ckpt", "3GeV", "e-", 2, seed=1).active["ECAL"].shape[0] == 2
 
 
+def test_gan_sampling_is_the_inverse_transform_of_its_network_and_runs_in_bfloat16_on_request(trained_models) -> None:  # noqa: ANN001
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+
+    model = load_generator(trained_models["gan"])
+    energy = np.array([2.5e3, 3e3, 4e3, 4.5e3])
+    cells = model.sample(energy, np.zeros(4), np.full(4, 11), seed=5)
+    generator = torch.Generator().manual_seed(5)
+    z = torch.randn(4, model.network.latent, generator=generator)
+    conditions = torch.from_numpy(model.conditions.encode(energy, np.zeros(4), np.full(4, 11)))
+    fraction = torch.from_numpy((energy / model.conditions.energy_range[1]).astype(np.float32))
+    with torch.no_grad():
+        expected = model.transform.inverse(model.network(z, conditions, fraction)[:, 0]).numpy()
+    np.testing.assert_allclose(cells, expected, rtol=1e-5, atol=1e-6 * float(expected.max()))
+    fast = model.with_precision("bfloat16")
+    assert fast.precision == "bfloat16" and model.precision == "float32" and fast.network is model.network
+    quick = fast.sample(energy, np.zeros(4), np.full(4, 11), seed=5)
+    assert not np.array_equal(quick, cells)
+    np.testing.assert_allclose(quick.sum(axis=(1, 2, 3)), cells.sum(axis=(1, 2, 3)), rtol=0.02)
+    with pytest.raises(ConfigError, match="unknown sampling precision 'float16'"):
+        model.with_precision("float16")
+    with pytest.raises(ConfigError, match="samples in float32 only"):
+        load_generator(trained_models["flow"]).with_precision("bfloat16")
+
+
 @pytest.mark.parametrize(("kwargs", "phrase"), [
     ({"particle": "gamma"}, "model:tiny-flow was trained on e- (11) only; got gamma (22)"),
     ({"energy": "50GeV"}, "trained on incident energies"),

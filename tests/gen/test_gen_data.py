@@ -47,6 +47,8 @@ def test_cell_transform_round_trip_and_power() -> None:
     x = transform.forward(cells)
     np.testing.assert_allclose(x, (cells / 1234.5) ** 0.85)  # 3DGAN: E^0.85
     np.testing.assert_allclose(transform.inverse(x), cells, rtol=1e-12)
+    fast = transform.inverse_in_place(np.array([[-0.1, *x[0]]], dtype=np.float32))  # sampling's fast path
+    np.testing.assert_allclose(fast, [[0.0, *cells[0]]], rtol=1e-6)
     assert CellTransform.from_dict(transform.to_dict()) == transform
 
 

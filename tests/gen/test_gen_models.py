@@ -124,6 +124,31 @@ def test_generator_forward_equals_its_deconvolutions_in_sequence(shape: tuple[in
     torch.testing.assert_close(fused, reference, atol=1e-6, rtol=1e-5)
 
 
+def test_generator_bfloat16_hidden_layers_stay_close_and_give_float32_cells_without_steps() -> None:
+    torch.manual_seed(2)
+    generator = Generator((12, 25, 25), 3, GanConfig())
+    with torch.no_grad():
+        generator.body[2].linear.weight.normal_(0.0, 0.1)
+        generator.body[2].linear.bias.uniform_(0.0, 1.0)
+    z, conditions, fraction = torch.randn(8, 64), torch.rand(8, 3), torch.rand(8)
+    with torch.no_grad():
+        exact = generator.columns(z, conditions, fraction)
+        fast = generator.columns(z, conditions, fraction, hidden_dtype=torch.bfloat16)
+    assert fast.dtype == torch.float32 and fast.shape == (12 * 25 * 25, 8)
+    # bfloat16 keeps 8 bits of mantissa: the hidden activations are good to ~0.4%, the cells to about as much
+    torch.testing.assert_close(fast, exact, atol=0.02 * float(exact.abs().max()), rtol=0)
+    assert not torch.equal(fast, exact)
+    on = exact > 0.1 * exact.max()
+    # the last layer runs in float32: as many distinct cell values as float32 gives, not bfloat16's 256 per octave
+    assert fast[on].unique().numel() > 0.9 * exact[on].unique().numel()
+    with torch.no_grad():  # the cached bfloat16 weights follow a change of the weights
+        generator.dense[0].weight.mul_(2.0)
+        moved = generator.columns(z, conditions, fraction, hidden_dtype=torch.bfloat16)
+        torch.testing.assert_close(moved, generator.columns(z, conditions, fraction),
+                                   atol=0.04 * float(exact.abs().max()), rtol=0)
+    assert not torch.allclose(moved, fast)
+
+
 def test_gaussianiser_maps_a_spiked_column_to_a_standard_normal_and_back() -> None:
     """A column like an empty-cell spike (75% of the mass in a narrow band) plus a broad continuum, and a
     lognormal one: the map gives mean 0 and variance 1, and the inverse returns the samples (up to

@@ -29,6 +29,10 @@ def generate_command(
     ] = None,
     compression: Annotated[str, typer.Option(help="gzip, blosc (zstd) or none.")] = "gzip",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    precision: Annotated[
+        str, typer.Option(help="float32, or bfloat16 for a GAN's hidden layers: about twice as fast on CPUs with "
+                               "AVX512-BF16; the cells stay float32.")
+    ] = "float32",
 ) -> None:
     """Generate showers with a trained generative model into a native shower file.
 
@@ -43,7 +47,7 @@ def generate_command(
     from calolab.gen.checkpoint import load_generator
     from calolab.sim.campaign import random_seed
 
-    loaded = load_generator(model)
+    loaded = load_generator(model).with_precision(precision)
     seed = random_seed() if seed is None else seed
     start = time.perf_counter()
     deposits = generate(loaded, energy, particle, n, seed=seed, theta=theta)
@@ -51,7 +55,7 @@ def generate_command(
     gun = {"particle": particle, "energy": energy, "theta": theta}
     path = write_showers(output, deposits, loaded.detector, gun=gun, seed=seed, overwrite=overwrite,
                          compression=None if compression.lower() == "none" else compression,
-                         attrs={"model": str(loaded.path)})
+                         attrs={"model": str(loaded.path), "precision": loaded.precision})
     error_console.print(f"{loaded.describe()}: {n} showers in {seconds:.2f} s ({n / max(seconds, 1e-9):.0f}/s); "
                         f"look at them with: calolab inspect {path}")
     typer.echo(str(path))

@@ -13,7 +13,7 @@ __all__ = ["generate"]
 
 def generate(model: str | os.PathLike[str] | TrainedGenerator, energy: str | float = "10GeV",
              particle: str = "e-", n: int = 1000, *, seed: int | None = None, theta: str | float = 0.0,
-             progress: bool = False) -> Deposits:
+             progress: bool = False, precision: str | None = None) -> Deposits:
     """Generate ``n`` showers with a trained model, like :func:`calolab.simulate` with ``engine="model:PATH"``.
 
     >>> showers = generate("runs/flow", "10-30GeV", "e-", 100, seed=1)  # doctest: +SKIP
@@ -28,12 +28,14 @@ def generate(model: str | os.PathLike[str] | TrainedGenerator, energy: str | flo
         seed: the seed (the same seed gives the same showers); ``None`` = fresh.
         theta: polar angle to the detector axis, degrees, as :class:`~calolab.sim.gun.GunConfig` (``"0-10"``).
         progress: show a progress bar.
+        precision: ``float32``, or ``bfloat16`` for a GAN's hidden layers (:attr:`TrainedGenerator.precision`);
+            ``None`` keeps the model's.
 
     Returns:
         the showers: the model's section filled, everything else zero; engine ``model:<name>``.
 
     Raises:
-        ConfigError: a bad particle, energy or angle.
+        ConfigError: a bad particle, energy, angle or precision.
         SimulationError: a particle, energy or angle the model was not trained on.
         DatasetError: no model at ``model``.
     """
@@ -42,6 +44,8 @@ def generate(model: str | os.PathLike[str] | TrainedGenerator, energy: str | flo
     from calolab.sim.gun import make_gun
 
     loaded = load_generator(model)
+    if precision is not None:
+        loaded = loaded.with_precision(precision)
     engine = ModelEngine(loaded)
     options: dict[str, Any] = {"particle": particle, "energy": energy, "theta": theta}
     campaign = Campaign(loaded.detector, make_gun(**options), n, seed=seed, engine=engine,

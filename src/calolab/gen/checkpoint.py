@@ -8,7 +8,7 @@ values, so it is read with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from calolab.errors import DatasetError
+from calolab.errors import ConfigError, DatasetError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TrainedGenerator", "load_generator", "resolve_model_path"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "PRECISIONS", "TrainedGenerator", "load_generator", "resolve_model_path"]
 
 FORMAT = "calolab-generator"
 FORMAT_VERSION = 1
@@ -27,6 +27,8 @@ FORMAT_VERSION = 1
 SAMPLE_BATCH = 1000
 #: events per GAN forward pass within a call (a few MB of cells: the passes over them stay in the cache)
 GAN_BLOCK = 32
+#: sampling precisions of the GAN's hidden layers (:attr:`TrainedGenerator.precision`)
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @dataclass
@@ -45,6 +47,9 @@ class TrainedGenerator:
         path: the file it came from.
         model_config: the model's options (:class:`~calolab.gen.models.GanConfig` or
             :class:`~calolab.gen.models.FlowConfig`).
+        precision: arithmetic of the GAN's dense layer and first transposed convolution when sampling:
+            ``float32``, or ``bfloat16`` (about twice as fast on CPUs with AVX512-BF16; the last layer and the
+            cells stay float32). Set it with :meth:`with_precision`; the flow always samples in float32.
     """
 
     name: str
@@ -57,6 +62,21 @@ class TrainedGenerator:
     transform: Any
     path: Path
     model_config: Any = None
+    precision: str = "float32"
+
+    def with_precision(self, precision: str) -> TrainedGenerator:
+        """This model sampling with ``precision`` (``float32`` or ``bfloat16``; the network is shared).
+
+        Raises:
+            ConfigError: another precision, or ``bfloat16`` for a flow.
+        """
+        if precision not in PRECISIONS:
+            msg = f"unknown sampling precision {precision!r}: choose one of {list(PRECISIONS)}"
+            raise ConfigError(msg)
+        if precision != "float32" and self.model != "gan":
+            msg = f"{self.name} is a {self.model} model, which samples in float32 only: drop --precision {precision}"
+            raise ConfigError(msg)
+        return replace(self, precision=precision)
 
     @property
     def detector(self) -> Any:
@@ -101,7 +121,11 @@ class TrainedGenerator:
         fraction = energy / self.conditions.energy_range[1]
         for start in range(0, len(z), GAN_BLOCK):  # blocks whose cells stay in the CPU's cache between steps
             block = slice(start, start + GAN_BLOCK)
-            out[block] = self.transform.inverse(network(z[block], conditions[block], fraction[block])[:, 0])
+            columns = network.columns(z[block], conditions[block], fraction[block],
+                                      hidden_dtype=PRECISIONS[self.precision])
+            cells = out[block].view(columns.shape[1], -1)
+            cells.copy_(columns.T)
+            self.transform.inverse_in_place(cells.numpy())  # on the contiguous block: faster than on columns
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:

@@ -161,6 +161,16 @@ class CellTransform:
         """Transformed cells -> MeV (numpy or torch; negative inputs are clipped to 0)."""
         return self.scale * x.clip(0) ** (1.0 / self.power)
 
+    def inverse_in_place(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`inverse` of float32 cells, overwriting ``x`` (sampling's fast path: numpy's vectorised log and
+        exp take a third of the time of a power on CPU; they agree with it to a few units in the last place)."""
+        np.maximum(x, 0, out=x)
+        with np.errstate(divide="ignore"):  # log(0) = -inf, whose exp is 0
+            np.log(x, out=x)
+        x *= 1.0 / self.power
+        x += np.log(self.scale)
+        return np.exp(x, out=x)
+
     def to_dict(self) -> dict[str, float]:
         return {"scale": self.scale, "power": self.power}
 
