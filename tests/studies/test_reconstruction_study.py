@@ -82,6 +82,40 @@ def test_every_model_is_tested_on_the_same_events(sample, tmp_path) -> None:
     assert (tmp_path / "out" / "resolution.png").is_file()
 
 
+def test_an_ensemble_averages_its_members_and_finished_runs_are_reused(sample, tmp_path) -> None:
+    from calolab.reco.predictions import Predictions, average_predictions
+
+    models = [ModelSpec("linear"), ModelSpec("dnn", "dnn-a", inputs={"energy_target": "ratio"}),
+              ModelSpec("ensemble", "both", options={"members": ["dnn-a", "dnn-b"]}),
+              ModelSpec("dnn", "dnn-b", inputs={"energy_target": "ratio"}, training={"lr": 1e-3})]
+    first = compare_models(sample, "energy", models, workdir=tmp_path / "runs", seed=5, training=TRAINING)
+    members = [first.predictions["dnn-a"].predicted["energy"], first.predictions["dnn-b"].predicted["energy"]]
+    assert not np.allclose(members[0], members[1])
+    np.testing.assert_allclose(first.predictions["both"].predicted["energy"], (members[0] + members[1]) / 2)
+    assert first.training["both"]["members"] == ["dnn-a", "dnn-b"]
+    assert [m.model for m in first.evaluation.models] == ["linear", "dnn-a", "both", "dnn-b"]  # in the order asked
+    stamp = (tmp_path / "runs" / "dnn-a" / "best.ckpt").stat().st_mtime_ns
+    again = compare_models(sample, "energy", models, workdir=tmp_path / "runs", seed=5, training=TRAINING,
+                           reuse_runs=True)
+    assert again.training["dnn-a"]["reused"] and again.training["dnn-b"]["reused"]
+    assert again.training["dnn-a"]["epochs"] == first.training["dnn-a"]["epochs"]
+    assert (tmp_path / "runs" / "dnn-a" / "best.ckpt").stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.predictions["both"].predicted["energy"],
+                                  first.predictions["both"].predicted["energy"])
+    # another training config is trained afresh, not reused
+    changed = compare_models(sample, "energy", models[1:2], workdir=tmp_path / "runs", seed=5,
+                             training={**TRAINING, "epochs": 2}, reuse_runs=True)
+    assert "reused" not in changed.training["dnn-a"] and changed.training["dnn-a"]["epochs"] == 2
+    with pytest.raises(ConfigError, match="needs two or more members among the models before it"):
+        compare_models(sample, "energy", [models[0], ModelSpec("ensemble", options={"members": ["linear", "x"]})],
+                       workdir=tmp_path / "runs")
+    linear = first.predictions["linear"]
+    fewer = Predictions("fewer", {k: v[:5] for k, v in linear.truth.items()},
+                        {k: v[:5] for k, v in linear.predicted.items()})
+    with pytest.raises(DatasetError, match="other events"):
+        average_predictions([linear, fewer], "x")
+
+
 def test_pid_comparison_and_bad_model_lists(sample, tmp_path) -> None:
     result = compare_models(sample, "pid", [ModelSpec("bdt", options={"n_estimators": 100, "n_jobs": 1})],
                             workdir=tmp_path, seed=1, evaluation={"signal": 11, "background": [22]})

@@ -19,7 +19,7 @@ predictions file, so the evaluation compares any set of models side by side. HDF
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from calolab import __version__
 from calolab.data.atomic import atomic_path
 from calolab.errors import DatasetError
 
-__all__ = ["Predictions", "prediction_truth", "write_predictions", "read_predictions"]
+__all__ = ["Predictions", "average_predictions", "prediction_truth", "write_predictions", "read_predictions"]
 
 
 @dataclass
@@ -72,6 +72,33 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.truth["energy"])
+
+
+def average_predictions(members: Sequence[Predictions], name: str) -> Predictions:
+    """An ensemble of models: each predicted quantity averaged over ``members`` (predictions of the same events).
+
+    The energies, PID scores and positions of the members are averaged event by event; an ensemble of networks
+    trained apart (other seeds, other augmentation) has a smaller variance than each of them.
+
+    Raises:
+        DatasetError: fewer than two members, or members of other events, classes or predicted quantities.
+    """
+    if len(members) < 2:
+        msg = f"an ensemble needs two or more models' predictions, got {len(members)}"
+        raise DatasetError(msg)
+    first = members[0]
+    for other in members[1:]:
+        if len(other) != len(first) or not np.array_equal(other.truth["energy"], first.truth["energy"]):
+            msg = f"{other.model!r} predicted other events than {first.model!r}: an ensemble needs the same events"
+            raise DatasetError(msg)
+        if other.classes != first.classes or set(other.predicted) != set(first.predicted):
+            msg = (f"{other.model!r} predicted {sorted(other.predicted)} for classes {list(other.classes)}, "
+                   f"{first.model!r} {sorted(first.predicted)} for {list(first.classes)}: average models of one task")
+            raise DatasetError(msg)
+    predicted = {key: np.mean([member.predicted[key] for member in members], axis=0) for key in first.predicted}
+    attrs = {**first.attrs, "members": ",".join(member.model for member in members)}
+    return Predictions(name, {key: value.copy() for key, value in first.truth.items()}, predicted, first.classes,
+                       attrs)
 
 
 def prediction_truth(truth: Mapping[str, np.ndarray], photons: bool) -> dict[str, np.ndarray]:

@@ -29,6 +29,9 @@ from calolab.evaluate import Evaluation, evaluate_models
 from calolab.reco.baselines import BASELINES, file_table, fit_target, make_baseline
 from calolab.reco.predictions import Predictions, prediction_truth
 
+#: the kind of a :class:`ModelSpec` that averages other models' predictions
+ENSEMBLE = "ensemble"
+
 __all__ = ["Sample", "ModelSpec", "Comparison", "simulate_files", "simulate_sample", "compare_models",
            "write_comparison"]
 
@@ -77,8 +80,10 @@ class ModelSpec:
     """One model of a comparison.
 
     Attributes:
-        kind: a baseline kind (``linear``, ``xgboost``, ``bdt``, ``cut-id``, ``log-position``) or a network
-            (``dnn``, ``cnn``, ``inception``, ``cluster``, ``overlap``).
+        kind: a baseline kind (``linear``, ``xgboost``, ``bdt``, ``cut-id``, ``log-position``), a network
+            (``dnn``, ``cnn``, ``inception``, ``cluster``, ``overlap``) or ``ensemble``: the average of other
+            models of the comparison (``options={"members": ["cnn", "cnn-mirrored"]}``,
+            :func:`~calolab.reco.predictions.average_predictions`).
         name: its name in the results (default: ``kind``).
         options: the baseline's or network's config fields.
         inputs: a network's changes to the sample's :class:`~calolab.data.torch.DataConfig` that keep the
@@ -101,6 +106,10 @@ class ModelSpec:
     @property
     def is_baseline(self) -> bool:
         return self.kind in BASELINES
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.kind == ENSEMBLE
 
 
 @dataclass
@@ -243,8 +252,32 @@ def _fit_baseline(spec: ModelSpec, sample: Sample, fit_index: np.ndarray, test_i
                          "summary": model.summary()}
 
 
+#: fields of a network's TrainConfig that do not change what it learns (ignored when a run is reused)
+_RUN_ONLY_FIELDS = ("output", "overwrite", "progress", "logger")
+
+
+def _finished_run(config: Any) -> dict[str, Any] | None:
+    """The facts of a finished run in ``config.output`` trained with the same config (up to its folder and
+    logging), or ``None``."""
+    import json
+
+    folder = Path(config.output)
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = json.loads(config.model_dump_json())
+    same = all(saved.get(key) == value for key, value in wanted.items() if key not in _RUN_ONLY_FIELDS)
+    if not same or not (folder / "best.ckpt").is_file():
+        return None
+    return {"seconds": metrics["seconds"], "epochs": metrics["epochs"], "n_train": metrics["n_events"]["train"],
+            "n_val": metrics["n_events"]["val"], "best_val_loss": metrics["best_val_loss"],
+            "checkpoint": str(folder / "best.ckpt"), "reused": True}
+
+
 def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.ndarray, workdir: Path,
-                   training: Mapping[str, Any]) -> tuple[Predictions, dict[str, Any]]:
+                   training: Mapping[str, Any], reuse: bool = False) -> tuple[Predictions, dict[str, Any]]:
     from calolab.reco.inference import load_task, predictions_for_arrays
     from calolab.reco.train import TrainConfig, train_reco
 
@@ -253,27 +286,43 @@ def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.nd
     inputs = sample.data_config.model_copy(update=dict(spec.inputs))
     config = TrainConfig.make(model=spec.kind, model_options=dict(spec.options), task=task, inputs=inputs,
                               output=workdir / spec.label, overwrite=True, **options)
-    result = train_reco(config, arrays=sample.arrays)
-    network = load_task(result.checkpoint)
+    finished = _finished_run(config) if reuse else None
+    if finished is None:
+        result = train_reco(config, arrays=sample.arrays)
+        finished = {"seconds": result.seconds, "epochs": result.epochs, "n_train": result.n_events["train"],
+                    "n_val": result.n_events["val"], "best_val_loss": result.best_val_loss,
+                    "checkpoint": str(result.checkpoint)}
+    network = load_task(finished["checkpoint"])
     if str(options.get("accelerator", "cpu")) != "cpu":
         import torch
 
         if torch.cuda.is_available():
             network.to("cuda")
     predictions = predictions_for_arrays(network, sample.arrays.subset(test_index), name=spec.label,
-                                         attrs={"model_path": str(result.checkpoint), "data": ",".join(
+                                         attrs={"model_path": finished["checkpoint"], "data": ",".join(
                                              map(str, sample.files))})
-    return predictions, {"kind": spec.kind, "seconds": result.seconds, "epochs": result.epochs,
-                         "n_train": result.n_events["train"], "n_val": result.n_events["val"],
-                         "best_val_loss": result.best_val_loss, "checkpoint": str(result.checkpoint),
-                         "parameters": sum(p.numel() for p in network.parameters()),
+    return predictions, {"kind": spec.kind, **finished, "parameters": sum(p.numel() for p in network.parameters()),
                          "device": str(next(network.parameters()).device)}
+
+
+def _ensemble(spec: ModelSpec, predictions: Mapping[str, Predictions]) -> tuple[Predictions, dict[str, Any]]:
+    from calolab.reco.predictions import average_predictions
+
+    members = list(spec.options.get("members", ()))
+    missing = [name for name in members if name not in predictions]
+    if len(members) < 2 or missing:
+        msg = (f"ensemble {spec.label!r} needs two or more members among the models before it "
+               f"({sorted(predictions)}); got members {members}")
+        raise ConfigError(msg)
+    start = time.perf_counter()
+    averaged = average_predictions([predictions[name] for name in members], spec.label)
+    return averaged, {"kind": spec.kind, "members": members, "seconds": time.perf_counter() - start}
 
 
 def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, workdir: str | os.PathLike[str],
                    seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.25,
                    training: Mapping[str, Any] | None = None, evaluation: Mapping[str, Any] | None = None,
-                   log: Any = None) -> Comparison:
+                   log: Any = None, reuse_runs: bool = False) -> Comparison:
     """Fit and test every model on one seeded split of ``sample``.
 
     Args:
@@ -287,9 +336,13 @@ def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, wo
             lr, accelerator, max_minutes, ...).
         evaluation: keyword arguments of :func:`~calolab.evaluate.evaluate_models` (signal, background, ...).
         log: called with a line of progress per model (``print``), or ``None``.
+        reuse_runs: a network whose run folder holds a finished run of the same config (up to its folder and
+            logging; same sample, split and seed assumed) is not trained again but loaded; its facts say
+            ``reused``.
 
     Raises:
-        ConfigError: duplicate names, an unknown kind, or bad training options.
+        ConfigError: duplicate names, an unknown kind, an ensemble without two earlier members, or bad training
+            options.
     """
     labels = [spec.label for spec in models]
     if not models or len(set(labels)) != len(labels):
@@ -300,15 +353,17 @@ def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, wo
     training = {"seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction, **(training or {})}
     predictions: dict[str, Predictions] = {}
     facts: dict[str, dict[str, Any]] = {}
-    for spec in models:
+    for spec in sorted(models, key=lambda spec: spec.is_ensemble):  # ensembles after the models they average
         if spec.is_baseline:
             predictions[spec.label], facts[spec.label] = _fit_baseline(spec, sample, fit_index, test_index)
+        elif spec.is_ensemble:
+            predictions[spec.label], facts[spec.label] = _ensemble(spec, predictions)
         else:
             predictions[spec.label], facts[spec.label] = _train_network(spec, sample, task, test_index,
-                                                                        Path(workdir), training)
+                                                                        Path(workdir), training, reuse_runs)
         if log is not None:
             log(f"{spec.label}: fitted in {facts[spec.label]['seconds']:.1f} s")
-    result = evaluate_models(list(predictions.values()), **dict(evaluation or {}))
+    result = evaluate_models([predictions[label] for label in labels], **dict(evaluation or {}))
     settings = {"task": task, "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
                 "models": [{"name": s.label, "kind": s.kind, "options": dict(s.options), "inputs": dict(s.inputs),
                             "training": dict(s.training)} for s in models],
