@@ -8,7 +8,7 @@ figures, the settings, sizes and timings) and its plots into ``bench/results/rec
     python bench/reco_studies.py clic-energy --workers 16 --accelerator gpu
 
 Studies:
-    clic-energy      e- and gamma, 10-510 GeV, clic: linear calibration vs XGBoost vs CNN (a, b, c of each)
+    clic-energy      e- and gamma, 10-510 GeV, clic: linear calibration vs XGBoost vs CNNs (a, b, c of each)
     clic-gamma-pi0   gamma vs pi0 with opening angle < 0.01 rad, 50-200 GeV: feature BDT vs CNN and DNN
     clic-gamma-pi0-boosted  the same at 200-500 GeV, where the two photons land under one pad
     clic-e-pi        e- vs the ECAL-like pi+- (HCAL/ECAL < 5), 10-200 GeV: feature BDT vs CNN and DNN
@@ -80,7 +80,9 @@ def clic_energy(scale: str) -> Study:
     guns = [{"particle": "e-", "energy": energy}, {"particle": "gamma", "energy": energy}] * 3  # seeds 1-6
     return Study(
         "clic", guns, _scaled([6000] * len(guns), scale), "energy",
-        [ModelSpec("linear"), ModelSpec("xgboost"), ModelSpec("cnn", inputs=RATIO, options={"dropout": 0.0})],
+        [ModelSpec("linear"), ModelSpec("xgboost"), ModelSpec("cnn", inputs=RATIO, options={"dropout": 0.0}),
+         ModelSpec("cnn", "cnn-mirrored", inputs=RATIO, options={"dropout": 0.0}, training={"augment": "dihedral"}),
+         ModelSpec("ensemble", "cnn-ensemble", options={"members": ["cnn", "cnn-mirrored"]})],
         "e- and gamma at normal incidence, 10-510 GeV, clic (51x51x25 Si-W ECAL + 17x17x60 HCAL), raw cells; the "
         "CNN reads the cell fractions of a 15x15 pad ECAL window (0.8 +- 0.1% of the ECAL energy falls outside above "
         "200 GeV), the summed ECAL-window and HCAL energies and each layer's share of the energy (ECAL and HCAL)",
@@ -91,7 +93,9 @@ def clic_energy(scale: str) -> Study:
         # validation (30 without, whose validation loss jumped tenfold at some epochs); with the rate halved
         # on plateaus the CNN was better than XGBoost in 9 of 10 bins either way (7 of 10 on 12000 events) and
         # tied in the 210-260 GeV bin. With the cosine schedule (38 epochs) the CNN's resolution is the smaller in
-        # all 10 bins, significantly in few: the network overfits (training loss 0.028, validation 0.034)
+        # all 10 bins, significantly in few: the network overfits (training loss 0.028, validation 0.034).
+        # cnn-mirrored: the same trained on events mirrored and transposed at random (9 of 10 bins); their
+        # average, cnn-ensemble, has the smaller variance of two networks whose errors are partly independent
         data_config=DataConfig(window=15, cell_transform="fraction", layer_fractions=True),
         evaluation={"energy_edges": [GEV * e for e in range(10, 511, 50)]},
         training={"epochs": 300, "patience": 20, "batch_size": 128, "lr": 3e-4, "lr_schedule": "cosine",
@@ -210,7 +214,7 @@ def simulate_study(name: str, scale: str, workers: int, workdir: Path, seed: int
 
 def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Path, seed: int,
               output: Path, models: list[str] | None = None, tag: str = "", max_minutes: float | None = None,
-              ) -> dict[str, Any]:
+              reuse_runs: bool = False) -> dict[str, Any]:
     study = STUDIES[name](scale)
     if max_minutes is not None:
         study.training["max_minutes"] = max_minutes
@@ -229,7 +233,7 @@ def run_study(name: str, scale: str, workers: int, accelerator: str, workdir: Pa
     comparison = compare_models(sample, study.task, study.models, workdir=workdir / name / "runs", seed=seed,
                                 training={"accelerator": accelerator, **study.training},
                                 evaluation=study.evaluation, log=lambda line: print(f"  {line}", flush=True),
-                                **study.split)
+                                reuse_runs=reuse_runs, **study.split)
     figures = {"study": name, "description": study.description, "scale": scale, "detector": study.detector,
                "guns": study.guns, "events_simulated": study.counts, "selection": study.selection_text,
                "events_selected": len(sample), "simulation_seconds": simulated, "workers": workers,
@@ -320,6 +324,8 @@ def main() -> None:
     parser.add_argument("--models", help="only these of the study's models, e.g. 'bdt,dnn'")
     parser.add_argument("--tag", default="", help="suffix of the result names (reco_<study><tag>.json)")
     parser.add_argument("--max-minutes", type=float, help="training budget of each network (default: the study's)")
+    parser.add_argument("--reuse-runs", action="store_true",
+                        help="load the networks whose run folder holds a finished run of the same config")
     args = parser.parse_args()
     for name in args.studies:
         if args.simulate_only:
@@ -327,7 +333,7 @@ def main() -> None:
             continue
         models = [m for m in args.models.split(",") if m] if args.models else None
         document = run_study(name, args.scale, args.workers, args.accelerator, args.workdir, args.seed, args.output,
-                             models, args.tag, args.max_minutes)
+                             models, args.tag, args.max_minutes, args.reuse_runs)
         for model, figures in document["evaluation"]["models"].items():
             print(f"  {model}: " + ", ".join(f"{k} {v:.4g}" for k, v in _headline(figures).items()), flush=True)
 

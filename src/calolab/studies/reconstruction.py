@@ -362,7 +362,8 @@ def compare_models(sample: Sample, task: str, models: Sequence[ModelSpec], *, wo
             predictions[spec.label], facts[spec.label] = _train_network(spec, sample, task, test_index,
                                                                         Path(workdir), training, reuse_runs)
         if log is not None:
-            log(f"{spec.label}: fitted in {facts[spec.label]['seconds']:.1f} s")
+            reused = " (a finished run, loaded)" if facts[spec.label].get("reused") else ""
+            log(f"{spec.label}: fitted in {facts[spec.label]['seconds']:.1f} s{reused}")
     result = evaluate_models([predictions[label] for label in labels], **dict(evaluation or {}))
     settings = {"task": task, "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
                 "models": [{"name": s.label, "kind": s.kind, "options": dict(s.options), "inputs": dict(s.inputs),
