@@ -113,5 +113,10 @@ def test_a_continued_run_refuses_another_model_other_options_and_data_outside_it
     hotter.energy[:] *= 3  # showers of 3-30 GeV for a model of 1-10 GeV
     with pytest.raises(DatasetError, match="outside the conditions of the run to continue"):
         train_generator(GenTrainConfig(model="flow", **continued), arrays=hotter)
+    assert not (tmp_path / "next").exists()  # refused before the output folder is made
+    with pytest.raises(ConfigError, match="is the output folder"):
+        train_generator(GenTrainConfig(model="flow", **{**continued, "output": tmp_path / "first"}, overwrite=True),
+                        arrays=arrays)
+    assert (tmp_path / "first" / "model.pt").is_file()  # the run to continue is kept
     with pytest.raises(DatasetError, match="no generative model at"):
         train_generator(GenTrainConfig(model="flow", **{**continued, "init_from": tmp_path / "missing"}), arrays=arrays)

@@ -195,10 +195,13 @@ def export_model(task: GenTask, path: Path) -> Path:
     return path
 
 
-def _starting_model(config: GenTrainConfig, arrays: GenArrays) -> TrainedGenerator:
-    """The run ``config.init_from``, checked against this run's model, options and data."""
+def _starting_model(config: GenTrainConfig) -> TrainedGenerator:
+    """The run ``config.init_from``, checked against this run's model, options and output folder."""
     start = load_generator(cast(Path, config.init_from))
     where = f"--init-from {config.init_from}"
+    if start.path.parent.resolve() == Path(config.output).resolve():
+        msg = f"{where} is the output folder: write the continued run to another folder, keeping the one it starts from"
+        raise ConfigError(msg)
     if start.model != config.model:
         msg = f"{where} is a {start.model} model, not a {config.model}: pass --model {start.model}"
         raise ConfigError(msg)
@@ -209,6 +212,12 @@ def _starting_model(config: GenTrainConfig, arrays: GenArrays) -> TrainedGenerat
         msg = (f"model options {changed} differ from those of {where}: a continued run keeps its model's options "
                f"(drop --model-config)")
         raise ConfigError(msg)
+    return start
+
+
+def _check_starting_data(start: TrainedGenerator, arrays: GenArrays) -> None:
+    """Refuse training events that the run to continue cannot take: another section, particle or range."""
+    where = f"--init-from {start.path}"
     if (start.section, start.shape) != (arrays.section, tuple(arrays.shape)) or (
             start.detector_toml != arrays.detector_toml):
         msg = (f"{where} was trained on section {start.section} {start.shape} of another detector or section than "
@@ -219,7 +228,6 @@ def _starting_model(config: GenTrainConfig, arrays: GenArrays) -> TrainedGenerat
     except SimulationError as error:
         msg = f"the data lie outside the conditions of the run to continue: {error}"
         raise DatasetError(msg) from None
-    return start
 
 
 def _score(value: Any) -> float:
@@ -234,27 +242,28 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
         arrays: showers already in memory (used instead of reading ``config.data``; tests, studies).
 
     Raises:
-        ConfigError: a bad model option or logger.
-        DatasetError: unreadable data, too few events, or the output folder holds a run (without ``overwrite``).
+        ConfigError: a bad model option or logger, or a run to continue (``init_from``) of another model or
+            options, or in the output folder.
+        DatasetError: unreadable data, too few events, the output folder holds a run (without ``overwrite``),
+            or training events that the run to continue cannot take.
     """
     options = model_config(config.model, config.model_options)  # fail before reading any data
-    if config.init_from is not None:
-        load_generator(config.init_from)  # an unreadable run fails before the data are read
+    start = None if config.init_from is None else _starting_model(config)  # before the data are read
     if arrays is None:
         if not config.data:
             msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
             raise ConfigError(msg)
         arrays = load_gen_arrays(config.data, config.section, config.max_events)
-    output = Path(config.output)
-    _prepare_output(output, config.overwrite)
     train_index, val_index = split_indices(len(arrays), config.val_fraction, config.seed)
     train, val = arrays.select(train_index), arrays.select(val_index)
-    start = None if config.init_from is None else _starting_model(config, train)
     if start is None:
         spec = train.conditions()
         transform = CellTransform.fit(train.cells, getattr(options, "power", 0.85)) if config.model == "gan" else None
     else:
+        _check_starting_data(start, train)
         options, spec, transform = start.model_config, start.conditions, start.transform
+    output = Path(config.output)
+    _prepare_output(output, config.overwrite)
     L.seed_everything(config.seed, verbose=False)
     task = build_task(config.model, model_config=options.model_dump(mode="json"), shape=list(arrays.shape),
                       conditions=spec.to_dict(), detector_toml=arrays.detector_toml, section=arrays.section,
