@@ -248,7 +248,7 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
             or training events that the run to continue cannot take.
     """
     options = model_config(config.model, config.model_options)  # fail before reading any data
-    start = None if config.init_from is None else _starting_model(config)  # before the data are read
+    previous = None if config.init_from is None else _starting_model(config)  # before the data are read
     if arrays is None:
         if not config.data:
             msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"
@@ -256,12 +256,12 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
         arrays = load_gen_arrays(config.data, config.section, config.max_events)
     train_index, val_index = split_indices(len(arrays), config.val_fraction, config.seed)
     train, val = arrays.select(train_index), arrays.select(val_index)
-    if start is None:
+    if previous is None:
         spec = train.conditions()
         transform = CellTransform.fit(train.cells, getattr(options, "power", 0.85)) if config.model == "gan" else None
     else:
-        _check_starting_data(start, train)
-        options, spec, transform = start.model_config, start.conditions, start.transform
+        _check_starting_data(previous, train)
+        options, spec, transform = previous.model_config, previous.conditions, previous.transform
     output = Path(config.output)
     _prepare_output(output, config.overwrite)
     L.seed_everything(config.seed, verbose=False)
@@ -269,8 +269,8 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
                       conditions=spec.to_dict(), detector_toml=arrays.detector_toml, section=arrays.section,
                       lr=config.learning_rate, name=output.resolve().name,
                       transform=None if transform is None else transform.to_dict(), val_seed=config.seed)
-    if start is not None:
-        task.sampler().load_state_dict(start.network.state_dict())
+    if previous is not None:
+        task.sampler().load_state_dict(previous.network.state_dict())
     elif isinstance(task, FlowTask):
         task.flow.fit_preprocessing(torch.from_numpy(train.cells), torch.from_numpy(train.energy), seed=config.seed)
     loader_seed = torch.Generator().manual_seed(config.seed)
