@@ -195,8 +195,8 @@ def export_model(task: GenTask, path: Path) -> Path:
     return path
 
 
-def _starting_model(config: GenTrainConfig) -> TrainedGenerator:
-    """The run ``config.init_from``, checked against this run's model, options and output folder."""
+def _starting_model(config: GenTrainConfig, options: BaseModel) -> TrainedGenerator:
+    """The run ``config.init_from``, checked against this run's model, ``options`` and output folder."""
     start = load_generator(cast(Path, config.init_from))
     where = f"--init-from {config.init_from}"
     if start.path.parent.resolve() == Path(config.output).resolve():
@@ -206,7 +206,7 @@ def _starting_model(config: GenTrainConfig) -> TrainedGenerator:
         msg = f"{where} is a {start.model} model, not a {config.model}: pass --model {start.model}"
         raise ConfigError(msg)
     saved = start.model_config.model_dump(mode="json")
-    asked = model_config(config.model, config.model_options).model_dump(mode="json")
+    asked = options.model_dump(mode="json")
     changed = sorted(key for key in config.model_options if asked.get(key) != saved.get(key))
     if changed:
         msg = (f"model options {changed} differ from those of {where}: a continued run keeps its model's options "
@@ -248,7 +248,7 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
             or training events that the run to continue cannot take.
     """
     options = model_config(config.model, config.model_options)  # fail before reading any data
-    previous = None if config.init_from is None else _starting_model(config)  # before the data are read
+    previous = None if config.init_from is None else _starting_model(config, options)  # before the data are read
     if arrays is None:
         if not config.data:
             msg = "no shower files to train on: pass --data FILE.h5 (repeat it to combine files)"

@@ -271,9 +271,14 @@ def _finished_run(config: Any) -> dict[str, Any] | None:
     same = all(saved.get(key) == value for key, value in wanted.items() if key not in _RUN_ONLY_FIELDS)
     if not same or not (folder / "best.ckpt").is_file():
         return None
+    return {**_run_facts(metrics, folder / "best.ckpt"), "reused": True}
+
+
+def _run_facts(metrics: Mapping[str, Any], checkpoint: Path) -> dict[str, Any]:
+    """A network's training facts from its ``metrics.json`` fields (or a result's same-named attributes)."""
     return {"seconds": metrics["seconds"], "epochs": metrics["epochs"], "n_train": metrics["n_events"]["train"],
             "n_val": metrics["n_events"]["val"], "best_val_loss": metrics["best_val_loss"],
-            "checkpoint": str(folder / "best.ckpt"), "reused": True}
+            "checkpoint": str(checkpoint)}
 
 
 def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.ndarray, workdir: Path,
@@ -289,9 +294,7 @@ def _train_network(spec: ModelSpec, sample: Sample, task: str, test_index: np.nd
     finished = _finished_run(config) if reuse else None
     if finished is None:
         result = train_reco(config, arrays=sample.arrays)
-        finished = {"seconds": result.seconds, "epochs": result.epochs, "n_train": result.n_events["train"],
-                    "n_val": result.n_events["val"], "best_val_loss": result.best_val_loss,
-                    "checkpoint": str(result.checkpoint)}
+        finished = _run_facts(vars(result), result.checkpoint)
     network = load_task(finished["checkpoint"])
     if str(options.get("accelerator", "cpu")) != "cpu":
         import torch

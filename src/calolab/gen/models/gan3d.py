@@ -130,7 +130,7 @@ class Generator(nn.Module):
         with torch.no_grad():  # start near the data: summed cells ~0.5 E_inc, half the cells zero
             output.linear.weight.mul_(0.03)
             output.linear.bias.zero_()
-        self._low_precision: dict[str, tuple[tuple[int, int], torch.Tensor]] = {}
+        self._low_precision: dict[tuple[int, torch.dtype], tuple[tuple[int, int], torch.Tensor]] = {}
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
         """Cells ``(N, 1, layers, y, x)`` for latent ``z`` ``(N, latent)``, ``conditions`` ``(N, C)`` and
@@ -158,7 +158,7 @@ class Generator(nn.Module):
         dense, first, last = cast(nn.Linear, self.dense[0]), cast(Deconv, self.body[0]), cast(Deconv, self.body[2])
         weights = [dense.weight, dense.bias, first.linear.weight, first.linear.bias]
         if hidden_dtype != torch.float32:
-            weights = [self._weight_as(name, w, hidden_dtype) for name, w in zip("abcd", weights, strict=True)]
+            weights = [self._weight_as(index, w, hidden_dtype) for index, w in enumerate(weights)]
             h = h.to(hidden_dtype)
         grid = torch.addmm(weights[1][:, None], weights[0], h.T)  # (c0 * voxels, N)
         grid = nn.functional.leaky_relu(grid, 0.2, inplace=True)
@@ -167,9 +167,10 @@ class Generator(nn.Module):
         cells = torch.addmm(last.linear.bias[:, None], last.linear.weight, hidden.view(first.c_out, -1))
         return torch.relu(cells.view(-1, n).index_select(0, self.shuffle))  # the body's final ReLU, on kept cells
 
-    def _weight_as(self, name: str, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """``weight`` cast to ``dtype``, cached until the weight changes (its version counter moves)."""
-        key, version = f"{name}{dtype}", (weight.data_ptr(), weight._version)
+    def _weight_as(self, index: int, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """``weight`` (the ``index``-th of the cast ones) cast to ``dtype``, cached until the weight changes (its
+        storage or version counter moves)."""
+        key, version = (index, dtype), (weight.data_ptr(), weight._version)
         cached = self._low_precision.get(key)
         if cached is None or cached[0] != version:
             cached = (version, weight.detach().to(dtype))
