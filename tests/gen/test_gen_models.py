@@ -26,6 +26,25 @@ def test_gan_shapes_adapt_to_the_section(shape: tuple[int, int, int]) -> None:
     assert out["class_logits"].shape == (3, 2)
 
 
+
+def test_spectral_norm_bounds_each_discriminator_layer_to_a_slope_of_one() -> None:
+    torch.manual_seed(0)
+    shape = (5, 9, 7)
+    plain = Discriminator(shape, 1, GanConfig.model_validate({**TINY_GAN, "spectral_norm": False}))
+    normed = Discriminator(shape, 1, GanConfig.model_validate(TINY_GAN))  # the default
+    cells = torch.rand(4, 1, *shape)
+    for _ in range(30):  # training-mode calls run the power iteration that estimates each largest singular value
+        normed(cells, torch.rand(4))
+    normed.eval()
+    layers = [m for m in [*normed.body, *normed.dense, normed.real_fake]
+              if isinstance(m, torch.nn.Conv3d | torch.nn.Linear)]
+    assert len(layers) == 5
+    for layer in layers:  # Miyato et al. 2018: W / sigma(W), sigma the largest singular value of W as a matrix
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().reshape(layer.weight.shape[0], -1), ord=2)
+        assert float(sigma) == pytest.approx(1.0, abs=0.05)
+    assert not hasattr(plain.real_fake, "parametrizations")  # 3DGAN's discriminator has none
+    assert normed.energy.weight.requires_grad and not hasattr(normed.energy, "parametrizations")  # heads free
+
 def test_upsampling_plan_pads_to_multiples() -> None:
     assert upsampling_plan((12, 25, 25)) == ((2, 2, 2), (12, 28, 28))
     assert upsampling_plan((5, 9, 7)) == ((0, 1, 1), (5, 10, 8))
