@@ -26,7 +26,6 @@ def test_gan_shapes_adapt_to_the_section(shape: tuple[int, int, int]) -> None:
     assert out["class_logits"].shape == (3, 2)
 
 
-
 def test_spectral_norm_bounds_each_discriminator_layer_to_a_slope_of_one() -> None:
     torch.manual_seed(0)
     shape = (5, 9, 7)
@@ -44,6 +43,7 @@ def test_spectral_norm_bounds_each_discriminator_layer_to_a_slope_of_one() -> No
         assert float(sigma) == pytest.approx(1.0, abs=0.05)
     assert not hasattr(plain.real_fake, "parametrizations")  # 3DGAN's discriminator has none
     assert normed.energy.weight.requires_grad and not hasattr(normed.energy, "parametrizations")  # heads free
+
 
 def test_upsampling_plan_pads_to_multiples() -> None:
     assert upsampling_plan((12, 25, 25)) == ((2, 2, 2), (12, 28, 28))
