@@ -116,7 +116,7 @@ class GanTask(GenTask):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.automatic_optimization = False
-        self.config = GanConfig.model_validate(self.hparams["model_config"])
+        self.config = cast(GanConfig, saved_model_config("gan", self.hparams["model_config"]))
         self.cell_transform = CellTransform.from_dict(self.hparams["transform"])
         self.generator = Generator(self.section_shape, self.spec.size, self.config)
         self.discriminator = Discriminator(self.section_shape, len(self.spec.classes), self.config)
