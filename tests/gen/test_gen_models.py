@@ -9,7 +9,8 @@ from gen_fixtures import TINY_FLOW, TINY_GAN
 
 from calolab.errors import ConfigError
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, model_config
-from calolab.gen.models.flow import MAF, CouplingFlow, _choose_hits, _largest
+from calolab.gen.models.energy_flow import MAF, largest
+from calolab.gen.models.flow import CouplingFlow, _choose_hits
 from calolab.gen.models.gan3d import upsampling_plan
 
 
@@ -299,8 +300,8 @@ def test_sampling_chooses_the_count_cells_of_largest_margin_over_their_gap() -> 
 
 def test_largest_marks_the_count_largest_of_each_row() -> None:
     values = torch.tensor([[[0.1, 0.5, 0.3, 0.2], [4.0, 1.0, 3.0, 2.0]]])
-    assert _largest(values, torch.tensor([[2, 0]])).int().tolist() == [[[0, 1, 1, 0], [0, 0, 0, 0]]]
-    assert bool(_largest(values, torch.tensor([[9, 4]])).all())  # more than the row holds
+    assert largest(values, torch.tensor([[2, 0]])).int().tolist() == [[[0, 1, 1, 0], [0, 0, 0, 0]]]
+    assert bool(largest(values, torch.tensor([[9, 4]])).all())  # more than the row holds
 
 
 def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:

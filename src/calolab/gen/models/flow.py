@@ -49,7 +49,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from calolab.gen.models.couplings import CouplingFlow, standard_normal_log_density
+from calolab.gen.models.couplings import CouplingFlow
+from calolab.gen.models.energy_flow import MAF, largest, layer_energies_from_coordinates, layer_energy_coordinates
+from calolab.gen.models.quantile_map import Gaussianiser, expit, logit
 
 __all__ = ["FlowConfig", "CaloFlow", "MAF", "CouplingFlow", "Gaussianiser"]
 
@@ -119,176 +121,6 @@ class FlowConfig(BaseModel):
         return value
 
 
-def _logit(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    x = alpha + (1 - 2 * alpha) * x
-    return torch.log(x) - torch.log1p(-x)
-
-
-def _expit(y: torch.Tensor, alpha: float) -> torch.Tensor:
-    return ((torch.sigmoid(y) - alpha) / (1 - 2 * alpha)).clamp(0.0, 1.0)
-
-
-class _MaskedLinear(nn.Linear):
-    mask: torch.Tensor
-
-    def __init__(self, n_in: int, n_out: int, mask: torch.Tensor) -> None:
-        super().__init__(n_in, n_out)
-        self.register_buffer("mask", mask)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight * self.mask, self.bias)
-
-
-class _MADE(nn.Module):
-    """A conditional MADE (Germain et al., arXiv:1502.03509): ``(y, context) -> (shift, log_scale)``,
-    output ``i`` depending on ``y_<i`` only."""
-
-    def __init__(self, dim: int, context: int, hidden: int) -> None:
-        super().__init__()
-        degrees_in = torch.arange(1, dim + 1)
-        degrees_hidden = torch.arange(hidden) % max(dim - 1, 1) + 1
-        self.first = _MaskedLinear(dim, hidden, (degrees_hidden[:, None] >= degrees_in[None, :]).float())
-        self.context = nn.Linear(context, hidden)
-        self.second = _MaskedLinear(hidden, hidden, (degrees_hidden[:, None] >= degrees_hidden[None, :]).float())
-        out_mask = (degrees_in[:, None] > degrees_hidden[None, :]).float()
-        self.out = _MaskedLinear(hidden, 2 * dim, torch.cat([out_mask, out_mask]))
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-        self.dim = dim
-
-    def forward(self, y: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = torch.relu(self.first(y) + self.context(context))
-        h = torch.relu(self.second(h))
-        shift, log_scale = self.out(h).split(self.dim, dim=1)
-        return shift, 3.0 * torch.tanh(log_scale / 3.0)
-
-
-class MAF(nn.Module):
-    """Masked autoregressive flow: ``log_prob`` in one pass, ``sample`` in ``dim`` passes per block."""
-
-    def __init__(self, dim: int, context: int, blocks: int, hidden: int) -> None:
-        super().__init__()
-        self.dim = dim
-        self.blocks = nn.ModuleList([_MADE(dim, context, hidden) for _ in range(blocks)])
-
-    def log_prob(self, y: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        log_det = torch.zeros(y.shape[0], device=y.device)
-        for block in self.blocks:
-            shift, log_scale = block(y, context)
-            y = ((y - shift) * torch.exp(-log_scale)).flip(1)  # reverse the order between blocks
-            log_det = log_det - log_scale.sum(dim=1)
-        return standard_normal_log_density(y) + log_det
-
-    def sample(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        z = torch.randn(context.shape[0], self.dim, generator=generator, device=context.device)
-        for block in reversed(self.blocks):
-            u = z.flip(1)
-            y = torch.zeros_like(u)
-            for i in range(self.dim):
-                shift, log_scale = block(y, context)
-                y[:, i] = u[:, i] * torch.exp(log_scale[:, i]) + shift[:, i]
-            z = y
-        return z
-
-
-class Gaussianiser(nn.Module):
-    """A fixed monotone map of each column to a standard normal, and back.
-
-    With ``knots >= 2`` the map is the column's empirical distribution function, piecewise linear
-    between quantiles, followed by the normal quantile function. The knots sit at probabilities
-    evenly spaced in normal score between those of the fitted sample's minimum and maximum (Hazen
-    positions ``1/2N`` and ``1 - 1/2N``), so the tails get as many knots as the core: with knots
-    evenly spaced in probability, the last one spans the top 0.4% of a column (256 knots), and a
-    sample drawn there lands anywhere up to the largest value seen -- a flow's far cells then got
-    five times the Monte Carlo's 99.9% quantile. Values outside the fitted range are clamped.
-
-    ``split`` marks a gap in every column: values below it (an empty-cell spike) and above it get a
-    knot each at the last sample below and the first above, one sample's probability ``1/N`` apart, so
-    the map sends almost nothing into the gap between them (without that pair, the knot interval across
-    the gap holds 0.4-1% of a column's mass, and a flow's draws there become cells of a few keV).
-
-    With ``knots = 0`` the map standardises each column (mean 0, variance 1).
-
-    Args:
-        dim: number of columns.
-        knots: quantiles per column (0: standardise); with ``split``, two more.
-        split: value between the spike and the rest of each column (``None``: no gap).
-    """
-
-    quantiles: torch.Tensor
-    levels: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, dim: int, knots: int, split: float | None = None) -> None:
-        super().__init__()
-        if knots == 1:
-            msg = "a quantile map needs at least 2 knots (or 0 to standardise)"
-            raise ValueError(msg)
-        self.gap_knots = 2 if split is not None and knots else 0
-        self.knots = knots + self.gap_knots
-        self.split = split
-        self.register_buffer("quantiles", torch.zeros(dim, self.knots))
-        self.register_buffer("levels", torch.zeros(dim, self.knots))  # probabilities of the knots, per column
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
-
-    def fit(self, x: torch.Tensor) -> None:
-        """Fit the map on samples ``x`` ``(N, dim)``, ``N >= 2``."""
-        if not self.knots:
-            self.mean.copy_(x.mean(0))
-            self.std.copy_(x.std(0).clamp_min(1e-3))
-            return
-        n, dim = x.shape
-        edge = float(torch.special.ndtri(torch.tensor(0.5 / n, dtype=torch.float64)))
-        base = torch.special.ndtr(torch.linspace(edge, -edge, self.knots - self.gap_knots, dtype=torch.float64))
-        for start in range(0, dim, 256):  # sort a block of columns at a time
-            ordered = x[:, start:start + 256].sort(dim=0).values.double()
-            levels = base.expand(ordered.shape[1], -1)
-            if self.gap_knots:
-                below = (ordered < self.split).sum(dim=0).double()  # samples in the spike
-                gap = torch.stack([below - 0.5, below + 0.5], dim=1).clamp(0.5, n - 0.5) / n
-                levels = torch.cat([levels, gap], dim=1).sort(dim=1).values
-            position = (levels * n - 0.5).clamp(0, n - 1)  # Hazen positions in the sorted sample
-            low = position.floor().long()
-            high = (low + 1).clamp_max(n - 1)
-            weight = position - low
-            columns = ordered.T
-            values = columns.gather(1, low) * (1 - weight) + columns.gather(1, high) * weight
-            self.quantiles[start:start + 256] = values.float()
-            self.levels[start:start + 256] = levels.float()
-
-    def split_score(self) -> torch.Tensor:
-        """The normal score of ``split`` (the edge of the spike) in each column ``(D,)``."""
-        if self.split is None:
-            msg = "this map has no split"
-            raise ValueError(msg)
-        return self(torch.full((1, self.quantiles.shape[0]), self.split, device=self.quantiles.device))[0]
-
-    def forward(self, x: torch.Tensor, columns: slice = slice(None)) -> torch.Tensor:
-        """Samples ``x`` ``(N, D)`` of the columns ``columns`` -> standard-normal coordinates."""
-        if not self.knots:
-            return (x - self.mean[columns]) / self.std[columns]
-        return torch.special.ndtri(_interpolate(x.T.contiguous(), self.quantiles[columns], self.levels[columns])).T
-
-    def inverse(self, z: torch.Tensor, columns: slice = slice(None)) -> torch.Tensor:
-        """Standard-normal coordinates ``z`` ``(N, D)`` of the columns ``columns`` -> samples."""
-        if not self.knots:
-            return z * self.std[columns] + self.mean[columns]
-        return _interpolate(torch.special.ndtr(z.T).contiguous(), self.levels[columns], self.quantiles[columns]).T
-
-
-def _interpolate(values: torch.Tensor, knots: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear map of each row of ``values`` ``(D, N)`` through the increasing ``knots``
-    ``(D, K)`` onto ``targets`` ``(D, K)``; clamped to the end knots."""
-    above = torch.searchsorted(knots, values).clamp(1, knots.shape[1] - 1)
-    below = above - 1
-    low, high = knots.gather(1, below), knots.gather(1, above)
-    t = ((values - low) / (high - low).clamp_min(1e-12)).clamp(0.0, 1.0)
-    start = targets.gather(1, below)
-    return start + t * (targets.gather(1, above) - start)
-
-
 class CaloFlow(nn.Module):
     """Energy flow + shape flow; the maps of their coordinates are fitted by :meth:`fit_preprocessing`.
 
@@ -316,7 +148,7 @@ class CaloFlow(nn.Module):
         elif features:
             self.previous_layer = nn.Linear(ny * nx, features)
         self.energy_map = Gaussianiser(self.energy_dim, config.quantile_knots)
-        empty = float(_logit(torch.tensor(config.fraction_noise, dtype=torch.float64), config.alpha))
+        empty = float(logit(torch.tensor(config.fraction_noise, dtype=torch.float64), config.alpha))
         self.shape_map = Gaussianiser(layers * ny * nx, config.quantile_knots, split=empty)  # empty cells below
 
     # ---------------------------------------------------------------- preprocessing
@@ -328,22 +160,13 @@ class CaloFlow(nn.Module):
         ``cell_noise`` MeV per cell in the layer energies, ``fraction_noise`` in each cell's share of its
         layer, ``[0, 1)`` in each hit count."""
         n, layers = cells.shape[:2]
-        alpha = self.config.alpha
         flat = cells.reshape(n, layers, -1).clamp_min(0).double()
-        noise = torch.rand(flat.shape, generator=generator, dtype=torch.float64, device=flat.device)
-        layer_energy = (flat + self.config.cell_noise * noise).sum(dim=2)  # > 0 even for an empty layer
-        remaining = layer_energy.flip(1).cumsum(1).flip(1)  # E_i + ... + E_last
-        total = remaining[:, 0]
-        u0 = torch.log(total / energy.double())
-        fractions = (layer_energy[:, :-1] / remaining[:, :-1]).clamp(0, 1)
-        parts = [u0[:, None], _logit(fractions, alpha)]
-        if self.config.hit_counts:
-            hits = (flat > 0).sum(dim=2).double()
-            parts.append(hits + torch.rand(hits.shape, generator=generator, dtype=torch.float64, device=flat.device))
-        u = torch.cat(parts, dim=1).float()
+        u, layer_energy = layer_energy_coordinates(flat, energy, cell_noise=self.config.cell_noise,
+                                                   alpha=self.config.alpha, hit_counts=self.config.hit_counts,
+                                                   generator=generator)
         noise = torch.rand(flat.shape, generator=generator, dtype=torch.float64, device=flat.device)
         shares = flat / layer_energy[:, :, None] + self.config.fraction_noise * noise
-        x = _logit(shares.clamp(0, 1), alpha).float()
+        x = logit(shares.clamp(0, 1), self.config.alpha).float()
         return u, x
 
     def fit_preprocessing(self, cells: torch.Tensor, energy: torch.Tensor, seed: int = 0) -> None:
@@ -432,26 +255,17 @@ class CaloFlow(nn.Module):
         Shares below ``fraction_noise`` and cells below ``cell_noise`` are zero."""
         layers, ny, nx = self.shape
         n, config = u.shape[0], self.config
-        total = torch.exp(u[:, 0].double()) * energy.double()
-        fractions = _expit(u[:, 1:layers].double(), config.alpha)
-        layer_energy = torch.empty(n, layers, dtype=torch.float64, device=u.device)
-        remaining = total
-        for i in range(layers - 1):
-            layer_energy[:, i] = fractions[:, i] * remaining
-            remaining = remaining - layer_energy[:, i]
-        layer_energy[:, -1] = remaining
-        noise_mean, noise_std = config.cell_noise * ny * nx / 2, config.cell_noise * (ny * nx / 12) ** 0.5
-        layer_energy = layer_energy - noise_mean
-        layer_energy = torch.where(layer_energy < 3 * noise_std, torch.zeros_like(layer_energy), layer_energy)
+        layer_energy = layer_energies_from_coordinates(u, energy, layers=layers, pixels=ny * nx,
+                                                       cell_noise=config.cell_noise, alpha=config.alpha)
         if config.hit_counts:  # only layers with more cells above the empty-cell gap than their count need a sort
             counts = u[:, layers:].floor().long()
             excess = (x >= self.shape_map.split).sum(dim=2) > counts
             if bool(excess.any()):
                 rows = x[excess]
                 x = x.clone()
-                keep = _largest(rows[None], counts[excess][None])[0]
+                keep = largest(rows[None], counts[excess][None])[0]
                 x[excess] = torch.where(keep, rows, torch.full_like(rows, -torch.inf))
-        shapes = _expit(x.double(), config.alpha)
+        shapes = expit(x.double(), config.alpha)
         shapes = torch.where(shapes < config.fraction_noise, torch.zeros_like(shapes), shapes)
         shapes = shapes / shapes.sum(dim=2, keepdim=True).clamp_min(1e-30)
         cells = (shapes * layer_energy[:, :, None]).float()
@@ -466,15 +280,8 @@ def _choose_hits(z: torch.Tensor, gap: torch.Tensor, counts: torch.Tensor) -> to
     flow left just short of a hit becomes one of that cell's smallest hits; the others above it are emptied
     (set to the bottom of the spike)."""
     margin = z - gap
-    hits = _largest(margin, counts)
+    hits = largest(margin, counts)
     z = torch.where(hits & (margin < 0), gap - margin, z)
     return torch.where(~hits & (margin >= 0), torch.full_like(z, -torch.inf), z)
 
 
-def _largest(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Mask ``(..., P)`` of the ``counts`` ``(...)`` largest ``values`` ``(..., P)`` of each row (ties at
-    the last chosen value are chosen too)."""
-    counts = counts.clamp(0, values.shape[-1])
-    ordered = values.sort(dim=-1, descending=True).values
-    last = ordered.gather(-1, (counts - 1).clamp_min(0)[..., None])
-    return (values >= last) & (counts[..., None] > 0)
