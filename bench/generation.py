@@ -4,7 +4,8 @@ For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cell
 
 * the calolab Monte Carlo engine (``mc``), single-threaded (one core);
 * each generative model (``gan``: 3DGAN-style, in float32 and with its hidden layers in bfloat16
-  (``gan-bfloat16``, :attr:`~calolab.gen.checkpoint.TrainedGenerator.precision`); ``flow``: CaloFlow-style
+  (``gan-bfloat16``, :attr:`~calolab.gen.checkpoint.TrainedGenerator.precision`); ``gan-energy-flow``: the
+  same with its layer energies and hit counts from an energy flow (``energy_flow``); ``flow``: CaloFlow-style
   with its default spline couplings, ``flow-affine``: the same with affine couplings) with its default
   architecture, through
   the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition checks, sampling,
@@ -80,7 +81,8 @@ def time_mc(n: int, repeats: int) -> tuple[dict, np.ndarray, np.ndarray]:
 
 
 #: the untrained models timed: name -> (model kind, options, sampling precision)
-UNTRAINED = {"gan": ("gan", {}, "float32"), "gan-bfloat16": ("gan", {}, "bfloat16"), "flow": ("flow", {}, "float32"),
+UNTRAINED = {"gan": ("gan", {}, "float32"), "gan-bfloat16": ("gan", {}, "bfloat16"),
+             "gan-energy-flow": ("gan", {"energy_flow": True}, "float32"), "flow": ("flow", {}, "float32"),
              "flow-affine": ("flow", {"spline_bins": 0}, "float32")}
 
 
@@ -96,6 +98,7 @@ def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> Trained
     transform = None
     if kind == "gan":
         network: torch.nn.Module = Generator(shape, spec.size, config)  # type: ignore[arg-type]
+        network.fit_energy_flow(torch.from_numpy(cells), torch.from_numpy(energy))  # with energy_flow only
         transform = CellTransform.fit(cells)
     else:
         network = CaloFlow(shape, spec.size, config)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gen_fixtures import TINY_FLOW, TINY_GAN
+from gen_fixtures import TINY_FLOW, TINY_GAN, toy_arrays
 
 from calolab.errors import ConfigError
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, model_config
@@ -379,3 +379,63 @@ def test_empty_cells_have_the_same_shape_coordinates_whatever_the_layer_energy()
     assert int(empty.sum()) > 0
     torch.testing.assert_close(x_hard[empty], x_soft[empty])
     torch.testing.assert_close(x_hard[~empty], x_soft[~empty], atol=1e-3, rtol=1e-4)  # the same shares
+
+
+def test_the_energy_flow_gan_gives_each_layer_the_energy_and_the_hit_count_its_energy_flow_drew() -> None:
+    arrays = toy_arrays(64)
+    spec = arrays.conditions()
+    config = GanConfig(**TINY_GAN, energy_flow=True, energy_blocks=2, energy_hidden=16)
+    torch.manual_seed(0)
+    generator = Generator(arrays.shape, spec.size, config)
+    generator.fit_energy_flow(torch.from_numpy(arrays.cells), torch.from_numpy(arrays.energy))
+    assert generator.layer_energies is not None
+    n, layers = 16, arrays.shape[0]
+    conditions = torch.from_numpy(spec.encode(arrays.energy[:n], arrays.theta[:n], arrays.pdg[:n]))
+    energy = torch.from_numpy(arrays.energy[:n]).float()
+    z = torch.randn(n, config.latent)
+    with torch.no_grad():
+        _, layer_energy, counts = generator.layer_energies.sample(conditions, energy, torch.Generator().manual_seed(3))
+        cells = generator.sample_cells(z, conditions, energy, spec.energy_range[1], torch.Generator().manual_seed(3))
+    assert counts is not None and cells.shape == (n, *arrays.shape)
+    flat = cells.reshape(n, layers, -1)
+    drawn = counts.clamp(0, flat.shape[2]) * (layer_energy > 0)
+    assert int(drawn.sum()) > 0 and torch.equal((flat > 0).sum(dim=2), drawn)
+    kept = drawn > 0
+    assert torch.allclose(flat.sum(dim=2).double()[kept], layer_energy[kept], rtol=1e-5)
+    assert float(flat.sum(dim=2)[~kept].abs().sum()) == 0.0  # an empty layer or none of its cells drawn
+
+
+def test_the_energy_flow_gan_keeps_the_cells_of_largest_logit_and_shares_by_their_softmax() -> None:
+    generator = Generator((1, 6, 6), 2, GanConfig(**TINY_GAN, energy_flow=True, energy_blocks=1, energy_hidden=4))
+    logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]]])
+    cells = generator.cells_from_logits(logits, torch.tensor([[10.0]]), torch.tensor([[2]]))
+    e = np.exp([2.0, 1.0])  # the two largest logits share the 10 MeV
+    assert cells[0, 0].tolist() == pytest.approx([10 * e[0] / e.sum(), 0.0, 10 * e[1] / e.sum(), 0.0])
+    none = generator.cells_from_logits(logits, torch.tensor([[10.0]]), torch.tensor([[0]]))
+    assert none.tolist() == [[[0.0, 0.0, 0.0, 0.0]]]  # no cell drawn: an empty layer, not NaN
+
+
+def test_the_layer_energy_flow_learns_how_the_layer_fractions_follow_the_incident_energy() -> None:
+    from calolab.gen.models.energy_flow import LayerEnergyFlow
+
+    arrays = toy_arrays(512)  # the toy showers start deeper at higher energy
+    spec = arrays.conditions()
+    torch.manual_seed(0)
+    flow = LayerEnergyFlow(4, 36, spec.size, blocks=2, hidden=32, knots=64, cell_noise=1e-3, alpha=1e-6)
+    cells, energy = torch.from_numpy(arrays.cells), torch.from_numpy(arrays.energy)
+    flow.fit(cells, energy)
+    conditions = torch.from_numpy(spec.encode(arrays.energy, arrays.theta, arrays.pdg))
+
+    def first_layer_correlation() -> float:  # of log E_inc and the first layer's fraction, in samples
+        with torch.no_grad():
+            _, layer_energy, _ = flow.sample(conditions, energy.float(), torch.Generator().manual_seed(1))
+        return float(np.corrcoef(np.log(arrays.energy), (layer_energy[:, 0] / layer_energy.sum(1)).numpy())[0, 1])
+
+    real = np.corrcoef(np.log(arrays.energy), arrays.cells[:, 0].sum((1, 2)) / arrays.cells.sum((1, 2, 3)))[0, 1]
+    assert real < -0.9 and abs(first_layer_correlation()) < 0.2  # untrained: fractions blind to the energy
+    optimiser = torch.optim.Adam(flow.parameters(), lr=3e-3)
+    for _ in range(150):
+        optimiser.zero_grad()
+        (-flow.log_prob(cells, conditions, energy)[0].mean()).backward()
+        optimiser.step()
+    assert first_layer_correlation() == pytest.approx(real, abs=0.1)

@@ -118,6 +118,10 @@ class TrainedGenerator:
             return
         network = cast(Generator, self.network)
         z = torch.randn(conditions.shape[0], network.latent, generator=generator)
+        if network.layer_energies is not None:  # layer energies and hit counts from its energy flow
+            network.sample_cells(z, conditions, energy, self.conditions.energy_range[1], generator,
+                                 hidden_dtype=PRECISIONS[self.precision], block=GAN_BLOCK, out=out)
+            return
         fraction = energy / self.conditions.energy_range[1]
         for start in range(0, len(z), GAN_BLOCK):  # blocks whose cells stay in the CPU's cache between steps
             block = slice(start, start + GAN_BLOCK)

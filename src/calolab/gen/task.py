@@ -9,6 +9,7 @@ negative log-likelihood per dimension as ``val_loss`` and stops on it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 import lightning as L
@@ -18,6 +19,8 @@ from torch import nn
 
 from calolab.gen.data import CellTransform, ConditionSpec
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, saved_model_config
+from calolab.gen.models.energy_flow import LayerEnergyFlow
+from calolab.gen.models.gan3d import LOG_VIEW_EPSILON
 
 __all__ = ["GenTask", "GanTask", "FlowTask", "ProfileStats", "profile_distance", "TASKS", "build_task"]
 
@@ -94,6 +97,10 @@ class GenTask(L.LightningModule):
         """The part of the model needed to sample (exported to ``model.pt``)."""
         raise NotImplementedError
 
+    def fit_preprocessing(self, cells: torch.Tensor, energy: torch.Tensor, seed: int) -> None:
+        """Fit what the model maps its data with on the training cells ``(N, L, Y, X)`` MeV and incident
+        energies ``(N,)`` MeV, before training (nothing by default)."""
+
     def _real_cells(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return batch["cells"][:, 0]
 
@@ -124,6 +131,9 @@ class GanTask(GenTask):
     def sampler(self) -> nn.Module:
         return self.generator
 
+    def fit_preprocessing(self, cells: torch.Tensor, energy: torch.Tensor, seed: int) -> None:
+        self.generator.fit_energy_flow(cells, energy, seed)
+
     def _real_cells(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.cell_transform.inverse(batch["cells"][:, 0])
 
@@ -134,10 +144,39 @@ class GanTask(GenTask):
 
     def sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator | None
                ) -> torch.Tensor:
+        if self.generator.layer_energies is not None:
+            z = torch.randn(conditions.shape[0], self.config.latent, generator=generator, device=conditions.device)
+            return self.generator.sample_cells(z, conditions, energy, self.spec.energy_range[1], generator)
         return self.cell_transform.inverse(self._generate(conditions, energy, generator)[:, 0])
+
+    def _generate_like(self, x_real: torch.Tensor, conditions: torch.Tensor, energy: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """With the energy flow: fake showers (transformed, as ``x_real``) with the layer energies and hit
+        counts of the real ones, and the energy flow's negative log-likelihood per coordinate of the real ones
+        (the generator reads the real showers' mapped energy coordinates, detached)."""
+        flow = cast(LayerEnergyFlow, self.generator.layer_energies)
+        real = self.cell_transform.inverse(x_real[:, 0])
+        log_p, mapped = flow.log_prob(real, conditions, energy)
+        z = torch.randn(conditions.shape[0], self.config.latent, device=conditions.device)
+        logits = self.generator(z, torch.cat([conditions, mapped.detach()], dim=1), energy / self.spec.energy_range[1])
+        flat = real.reshape(len(real), flow.layers, -1)
+        cells = self.generator.cells_from_logits(logits.reshape(flat.shape), flat.sum(dim=2), (flat > 0).sum(dim=2))
+        # the cell transform (E / s)^p, with a finite gradient at the empty cells (p < 1)
+        scaled = cells / self.cell_transform.scale
+        x = torch.where(scaled > 0, scaled.clamp_min(1e-30) ** self.cell_transform.power, torch.zeros_like(scaled))
+        return x.view_as(x_real), -log_p.mean() / flow.dim
 
     def _ratio(self, x: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
         return self.cell_transform.inverse(x).sum(dim=(1, 2, 3, 4)) / energy
+
+    def _discriminate(self, x: torch.Tensor, ratio: torch.Tensor, energy: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The discriminator's outputs for showers ``x`` ``(N, 1, L, Y, X)`` (transformed) of total/E_inc
+        ``ratio`` and incident energies ``energy`` (MeV); with ``log_view`` it also sees the cells' logs."""
+        if self.config.log_view:
+            scale = (LOG_VIEW_EPSILON * energy).view(-1, 1, 1, 1, 1)
+            log_view = torch.log1p(self.cell_transform.inverse(x) / scale) / math.log1p(1 / LOG_VIEW_EPSILON)
+            x = torch.cat([x, log_view.to(x.dtype)], dim=1)
+        return self.discriminator(x, ratio)
 
     def _aux_loss(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
         c, cfg = batch["conditions"], self.config
@@ -148,15 +187,24 @@ class GanTask(GenTask):
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        opt_g, opt_d = cast(list[Any], self.optimizers())
+        opt_g, opt_d, *opt_energy = cast(list[Any], self.optimizers())
         bce = nn.functional.binary_cross_entropy_with_logits
         x_real, energy = batch["cells"], batch["energy"]
         ratio_real = self._ratio(x_real, energy)
-        x_fake = self._generate(batch["conditions"], energy, None)
+        logs = {}
+        if opt_energy:  # the energy flow learns the real showers' layer energies by likelihood
+            x_fake, energy_nll = self._generate_like(x_real, batch["conditions"], energy)
+            opt_energy[0].zero_grad()
+            self.manual_backward(energy_nll)
+            self.clip_gradients(opt_energy[0], gradient_clip_val=5.0, gradient_clip_algorithm="norm")  # as the flow
+            opt_energy[0].step()
+            logs["train_energy_nll"] = energy_nll.detach()
+        else:
+            x_fake = self._generate(batch["conditions"], energy, None)
         ratio_fake = self._ratio(x_fake, energy)
         # discriminator: real (one-sided label smoothing 0.9) vs fake, auxiliary heads on real showers
-        out_real = self.discriminator(x_real, ratio_real)
-        out_fake = self.discriminator(x_fake.detach(), ratio_fake.detach())
+        out_real = self._discriminate(x_real, ratio_real, energy)
+        out_fake = self._discriminate(x_fake.detach(), ratio_fake.detach(), energy)
         adversarial_d = (bce(out_real["logit"], torch.full_like(out_real["logit"], 0.9))
                          + bce(out_fake["logit"], torch.zeros_like(out_fake["logit"])))
         loss_d = adversarial_d + self._aux_loss(out_real, batch)
@@ -164,7 +212,7 @@ class GanTask(GenTask):
         self.manual_backward(loss_d)
         opt_d.step()
         # generator: fool the discriminator, match the conditions, and the total energy (3DGAN's ECAL sum)
-        out = self.discriminator(x_fake, ratio_fake)
+        out = self._discriminate(x_fake, ratio_fake, energy)
         adversarial_g = bce(out["logit"], torch.ones_like(out["logit"]))
         total_energy = ((ratio_fake - ratio_real).abs() / ratio_real.clamp_min(1e-6)).mean()
         loss_g = adversarial_g + self._aux_loss(out, batch) + self.config.total_energy_weight * total_energy
@@ -172,13 +220,20 @@ class GanTask(GenTask):
         self.manual_backward(loss_g)
         opt_g.step()
         self.log_dict({"train_loss_d": loss_d.detach(), "train_loss_g": loss_g.detach(),
-                       "train_adversarial_d": adversarial_d.detach(), "train_total_energy": total_energy.detach()},
-                      on_step=False, on_epoch=True, prog_bar=False)
+                       "train_adversarial_d": adversarial_d.detach(), "train_total_energy": total_energy.detach(),
+                       **logs}, on_step=False, on_epoch=True, prog_bar=False)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Adam for the generator's network and the discriminator (betas 0.5, 0.9), and with the energy
+        flow, plain Adam for it (trained by likelihood, as the flow model)."""
         lr = self.hparams["lr"]
-        return [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9)),
-                torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))]
+        network = [p for name, p in self.generator.named_parameters() if not name.startswith("layer_energies.")]
+        optimizers: list[torch.optim.Optimizer] = [
+            torch.optim.Adam(network, lr=lr, betas=(0.5, 0.9)),
+            torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))]
+        if self.generator.layer_energies is not None:
+            optimizers.append(torch.optim.Adam(self.generator.layer_energies.parameters(), lr=lr))
+        return optimizers
 
 
 class FlowTask(GenTask):
@@ -192,6 +247,9 @@ class FlowTask(GenTask):
 
     def sampler(self) -> nn.Module:
         return self.flow
+
+    def fit_preprocessing(self, cells: torch.Tensor, energy: torch.Tensor, seed: int) -> None:
+        self.flow.fit_preprocessing(cells, energy, seed=seed)
 
     def sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator | None
                ) -> torch.Tensor:

@@ -28,7 +28,7 @@ from calolab.errors import ConfigError, DatasetError, SimulationError, format_va
 from calolab.gen.checkpoint import FORMAT, FORMAT_VERSION, TrainedGenerator, load_generator
 from calolab.gen.data import CellTransform, GenArrays, load_gen_arrays, split_indices
 from calolab.gen.models import MODELS, model_config
-from calolab.gen.task import TASKS, FlowTask, GenTask, build_task
+from calolab.gen.task import TASKS, GenTask, build_task
 from calolab.schedule import CosineBudget
 
 __all__ = ["GenTrainConfig", "GenTrainResult", "train_generator", "DEFAULT_LR", "MONITOR"]
@@ -271,8 +271,8 @@ def train_generator(config: GenTrainConfig, *, arrays: GenArrays | None = None) 
                       transform=None if transform is None else transform.to_dict(), val_seed=config.seed)
     if previous is not None:
         task.sampler().load_state_dict(previous.network.state_dict())
-    elif isinstance(task, FlowTask):
-        task.flow.fit_preprocessing(torch.from_numpy(train.cells), torch.from_numpy(train.energy), seed=config.seed)
+    else:
+        task.fit_preprocessing(torch.from_numpy(train.cells), torch.from_numpy(train.energy), seed=config.seed)
     loader_seed = torch.Generator().manual_seed(config.seed)
     train_loader = torch.utils.data.DataLoader(
         _Tensors(train.tensors(spec, transform)), batch_size=config.batch_size, shuffle=True, generator=loader_seed,

