@@ -12,6 +12,11 @@ sees the shower's total energy over ``E_inc`` (3DGAN's "ECAL sum" input). The to
 loss -- the relative difference of the summed cells to the real shower's sum at the same
 conditions -- is computed by the training task (:mod:`calolab.gen.task`).
 
+With ``energy_flow`` (:class:`GanConfig`) the GAN draws only the shapes: an energy flow (CaloFlow's
+flow I, :class:`~calolab.gen.models.energy_flow.LayerEnergyFlow`) draws the layer energies and hit
+counts, the generator (conditioned on them too) gives a logit per cell, and each layer's energy is
+shared among its ``count`` cells of largest logit by a softmax.
+
 Any section shape works: each axis is padded up to a multiple of ``2^k`` (``k`` = 2 for 12 or
 more cells, 1 for 6 or more, else 0), generated at that size and cropped back.
 """
@@ -179,7 +184,8 @@ class Generator(nn.Module):
         self._low_precision: dict[tuple[int, torch.dtype], tuple[tuple[int, int], torch.Tensor]] = {}
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
-        """Cells ``(N, 1, layers, y, x)`` for latent ``z`` ``(N, latent)``, ``conditions`` ``(N, C)`` and
+        """Cells ``(N, 1, layers, y, x)`` (with ``energy_flow``: their logits) for latent ``z`` ``(N, latent)``,
+        ``conditions`` ``(N, C)`` (with ``energy_flow``: followed by the energy flow's mapped coordinates) and
         ``E_inc / E_max`` ``(N,)`` (a view of :meth:`columns`)."""
         return self.columns(z, conditions, energy_fraction).T.view(z.shape[0], 1, *self.shape)
 
