@@ -439,3 +439,15 @@ def test_the_layer_energy_flow_learns_how_the_layer_fractions_follow_the_inciden
         (-flow.log_prob(cells, conditions, energy)[0].mean()).backward()
         optimiser.step()
     assert first_layer_correlation() == pytest.approx(real, abs=0.1)
+
+
+@pytest.mark.parametrize("minibatch_std", [False, True])
+def test_the_minibatch_std_discriminator_judges_a_shower_by_how_much_its_batch_varies(minibatch_std: bool) -> None:
+    torch.manual_seed(0)
+    discriminator = Discriminator((4, 6, 6), 1, GanConfig(**TINY_GAN, minibatch_std=minibatch_std)).eval()
+    showers = torch.rand(4, 1, 4, 6, 6)
+    with torch.no_grad():
+        alone = discriminator(showers[:1].expand(4, -1, -1, -1, -1), torch.ones(4))["logit"]  # four copies
+        among_others = discriminator(showers, torch.ones(4))["logit"]
+    assert torch.allclose(alone, alone[0])
+    assert (abs(float(alone[0] - among_others[0])) > 1e-4) == minibatch_std
