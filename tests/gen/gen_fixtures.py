@@ -6,7 +6,8 @@ import numpy as np
 
 from calolab.gen.data import GenArrays
 
-TINY_GAN = {"latent": 8, "gen_channels": [8, 4], "disc_channels": [4, 4, 4], "hidden": 16}
+#: a tiny plain GAN (its own layer energies; ``energy_flow`` on adds an energy flow, see the tests that do)
+TINY_GAN = {"latent": 8, "gen_channels": [8, 4], "disc_channels": [4, 4, 4], "hidden": 16, "energy_flow": False}
 TINY_FLOW = {"energy_blocks": 2, "energy_hidden": 16, "shape_couplings": 2, "shape_hidden": 16}
 
 

@@ -122,8 +122,8 @@ def test_a_flow_saved_before_hit_counts_existed_loads_without_them(trained_model
 
 def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_discriminator(
         trained_models, tmp_path) -> None:  # noqa: ANN001
-    """best.ckpt files written before GanConfig.spectral_norm have no such key and a plain discriminator: they
-    rebuild as saved (spectral_norm False), not with today's default."""
+    """best.ckpt files written before GanConfig.spectral_norm and energy_flow have no such keys, a plain
+    discriminator and no energy flow: they rebuild as saved (both False), not with today's defaults."""
     import torch
 
     from calolab.gen.checkpoint import load_generator
@@ -133,10 +133,10 @@ def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_
     hparams = checkpoint["hyper_parameters"]
     assert hparams["model_config"]["spectral_norm"] is True  # the tiny run: today's default
     old = GanTask(**{**hparams, "model_config": {**hparams["model_config"], "spectral_norm": False}})
-    del hparams["model_config"]["spectral_norm"]
+    del hparams["model_config"]["spectral_norm"], hparams["model_config"]["energy_flow"]
     checkpoint["state_dict"] = old.state_dict()
     torch.save(checkpoint, tmp_path / "best.ckpt")
     loaded = load_generator(tmp_path / "best.ckpt")
-    assert loaded.model_config.spectral_norm is False
+    assert loaded.model_config.spectral_norm is False and loaded.model_config.energy_flow is False
     generator = old.generator.state_dict()
     assert all(torch.equal(value, generator[key]) for key, value in loaded.network.state_dict().items())

@@ -131,7 +131,7 @@ def test_generator_forward_equals_its_deconvolutions_in_sequence(shape: tuple[in
     from calolab.gen.models.gan3d import _crop
 
     torch.manual_seed(1)
-    generator = Generator(shape, 3, GanConfig(latent=8, gen_channels=(6, 4)))
+    generator = Generator(shape, 3, GanConfig(latent=8, gen_channels=(6, 4), energy_flow=False))
     with torch.no_grad():  # undo the small start of the output layer, so that most cells are non-zero
         generator.body[2].linear.weight.normal_()
         generator.body[2].linear.bias.uniform_(-0.5, 1.0)
@@ -146,7 +146,7 @@ def test_generator_forward_equals_its_deconvolutions_in_sequence(shape: tuple[in
 
 def test_generator_bfloat16_hidden_layers_stay_close_and_give_float32_cells_without_steps() -> None:
     torch.manual_seed(2)
-    generator = Generator((12, 25, 25), 3, GanConfig())
+    generator = Generator((12, 25, 25), 3, GanConfig(energy_flow=False))
     with torch.no_grad():
         generator.body[2].linear.weight.normal_(0.0, 0.1)
         generator.body[2].linear.bias.uniform_(0.0, 1.0)
@@ -384,7 +384,7 @@ def test_empty_cells_have_the_same_shape_coordinates_whatever_the_layer_energy()
 def test_the_energy_flow_gan_gives_each_layer_the_energy_and_the_hit_count_its_energy_flow_drew() -> None:
     arrays = toy_arrays(64)
     spec = arrays.conditions()
-    config = GanConfig(**TINY_GAN, energy_flow=True, energy_blocks=2, energy_hidden=16)
+    config = GanConfig.model_validate({**TINY_GAN, "energy_flow": True, "energy_blocks": 2, "energy_hidden": 16})
     torch.manual_seed(0)
     generator = Generator(arrays.shape, spec.size, config)
     generator.fit_energy_flow(torch.from_numpy(arrays.cells), torch.from_numpy(arrays.energy))
@@ -406,7 +406,8 @@ def test_the_energy_flow_gan_gives_each_layer_the_energy_and_the_hit_count_its_e
 
 
 def test_the_energy_flow_gan_keeps_the_cells_of_largest_logit_and_shares_by_their_softmax() -> None:
-    generator = Generator((1, 6, 6), 2, GanConfig(**TINY_GAN, energy_flow=True, energy_blocks=1, energy_hidden=4))
+    generator = Generator((1, 6, 6), 2, GanConfig.model_validate({**TINY_GAN, "energy_flow": True, "energy_blocks": 1,
+                                                                          "energy_hidden": 4}))
     logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]]])
     cells = generator.cells_from_logits(logits, torch.tensor([[10.0]]), torch.tensor([[2]]))
     e = np.exp([2.0, 1.0])  # the two largest logits share the 10 MeV
@@ -444,10 +445,26 @@ def test_the_layer_energy_flow_learns_how_the_layer_fractions_follow_the_inciden
 @pytest.mark.parametrize("minibatch_std", [False, True])
 def test_the_minibatch_std_discriminator_judges_a_shower_by_how_much_its_batch_varies(minibatch_std: bool) -> None:
     torch.manual_seed(0)
-    discriminator = Discriminator((4, 6, 6), 1, GanConfig(**TINY_GAN, minibatch_std=minibatch_std)).eval()
+    config = GanConfig.model_validate({**TINY_GAN, "minibatch_std": minibatch_std})
+    discriminator = Discriminator((4, 6, 6), 1, config).eval()
     showers = torch.rand(4, 1, 4, 6, 6)
     with torch.no_grad():
         alone = discriminator(showers[:1].expand(4, -1, -1, -1, -1), torch.ones(4))["logit"]  # four copies
         among_others = discriminator(showers, torch.ones(4))["logit"]
     assert torch.allclose(alone, alone[0])
     assert (abs(float(alone[0] - among_others[0])) > 1e-4) == minibatch_std
+
+
+def test_sampled_hits_draw_each_cell_with_its_softmax_probability_and_give_it_the_layer_energy() -> None:
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "sampled_hits": True}
+    generator = Generator((1, 6, 6), 2, GanConfig.model_validate(options))
+    probabilities = torch.tensor([0.7, 0.2, 0.1])
+    logits = torch.log(probabilities).expand(20000, 1, 3)
+    cells = generator.cells_from_logits(logits, torch.full((20000, 1), 5.0), torch.ones(20000, 1, dtype=torch.long),
+                                        torch.Generator().manual_seed(0))
+    assert torch.equal(cells.sum(dim=2), torch.full((20000, 1), 5.0)) and torch.equal((cells > 0).sum(dim=2),
+                                                                                      torch.ones(20000, 1).long())
+    # one draw of a categorical per row (Gumbel top-1): frequencies within 4 sigma (sigma <= 0.0033)
+    torch.testing.assert_close((cells[:, 0] > 0).float().mean(dim=0), probabilities, atol=0.013, rtol=0)
+    both = generator.cells_from_logits(logits[:4], torch.full((4, 1), 5.0), torch.full((4, 1), 2))
+    assert both.sum().item() == pytest.approx(20.0) and int((both > 0).sum()) == 8

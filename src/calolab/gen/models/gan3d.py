@@ -58,8 +58,11 @@ class GanConfig(BaseModel):
             conditioned on the energy flow's coordinates as well, its outputs are logits, and each layer keeps
             its ``count`` largest cells, their shares the softmax of their logits times the layer's energy.
             Training feeds the real shower's layer energies and counts (as CaloFlow trains its shape flow).
-            Without it the GAN learns the totals adversarially, with a response 40 times too wide and a
-            tenth of the Monte Carlo's hit cells.
+            On by default: on pisa-csi e- of 1-30 GeV (30 minutes on one core, seed 0) the response came out
+            0.983 +- 0.003 (Monte Carlo 0.983 +- 0.0025) against +- 0.118 without it, 23.3% of the cells hit
+            (Monte Carlo 23.4%) against 2.5%, the profile distance ``val_metric`` 0.085 against 0.43, and the
+            median separation power of the validation observables 0.023 against 0.58 (runs ``gan-ef-30min``
+            and ``gan-sn-30min`` of bench/generation_quality.py).
         energy_blocks, energy_hidden: MADE blocks and width of the energy flow.
         log_view: the discriminator also sees each cell as ``log(1 + E / (1e-4 E_inc)) / log(1 + 1e4)`` (the
             low-level classifier test's compression, :mod:`calolab.validate.classifier`), a second input
@@ -69,6 +72,10 @@ class GanConfig(BaseModel):
             arXiv:1710.10196), so that a generator whose showers vary too little from event to event is
             told apart: trained 30 min with ``energy_flow``, the shower centres in a layer varied ten times
             less than the Monte Carlo's.
+        sampled_hits: with ``energy_flow``, each layer's hit cells are drawn at random without replacement
+            with probabilities ``softmax(logits)`` (Gumbel top-k, Kool et al., ICML 2019, arXiv:1903.06059)
+            instead of being the ``count`` cells of largest logit, so that the hits need not form one compact
+            blob around the core; the kept cells still share the energy by the softmax of their logits.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -83,11 +90,12 @@ class GanConfig(BaseModel):
     total_energy_weight: float = Field(default=1.0, ge=0)
     power: float = Field(default=0.85, gt=0)
     spectral_norm: bool = True
-    energy_flow: bool = False
+    energy_flow: bool = True
     energy_blocks: int = Field(default=5, ge=1)
     energy_hidden: int = Field(default=64, ge=2)
     log_view: bool = False
     minibatch_std: bool = False
+    sampled_hits: bool = False
 
 
 #: the GAN's energy flow: quantile knots of its coordinate map, dequantisation noise per cell (MeV) and logit
@@ -156,6 +164,7 @@ class Generator(nn.Module):
         c0, c1 = config.gen_channels
         self.c0 = c0
         self.layer_energies: LayerEnergyFlow | None = None
+        self.sampled_hits = config.sampled_hits
         network_conditions = n_conditions
         if config.energy_flow:
             layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
@@ -242,14 +251,20 @@ class Generator(nn.Module):
         with torch.no_grad():
             self.cell_logit.copy_(torch.log((total / max(len(cells), 1)).clamp_min(1e-12)).reshape(-1))
 
-    def cells_from_logits(self, logits: torch.Tensor, layer_energy: torch.Tensor, counts: torch.Tensor
-                          ) -> torch.Tensor:
+    def cells_from_logits(self, logits: torch.Tensor, layer_energy: torch.Tensor, counts: torch.Tensor,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
         """Cells ``(N, L, P)`` MeV of the ``energy_flow`` generator's logits ``(N, L, P)``: each layer's
-        ``counts`` ``(N, L)`` cells of largest logit share its energy ``layer_energy`` ``(N, L)`` MeV in
-        proportion to the exponentials of their logits (a softmax over the kept cells); the others are 0."""
-        keep = largest(logits.detach(), counts)
-        # the row's largest logit is kept whenever any cell is: the softmax over the kept cells, without a -inf
-        weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
+        ``counts`` ``(N, L)`` cells of largest logit (with ``sampled_hits``: of largest logit plus Gumbel noise
+        drawn with ``generator``) share its energy ``layer_energy`` ``(N, L)`` MeV in proportion to the
+        exponentials of their logits (a softmax over the kept cells); the others are 0."""
+        ranked = logits.detach()
+        if self.sampled_hits:
+            uniform = torch.rand(ranked.shape, generator=generator, device=ranked.device).clamp_(1e-12, 1 - 1e-7)
+            ranked = ranked - torch.log(-torch.log(uniform))
+        keep = largest(ranked, counts)
+        # the softmax over the kept cells, shifted by their largest logit (0 for a row that keeps none)
+        top = logits.detach().masked_fill(~keep, -torch.inf).amax(dim=-1, keepdim=True)
+        weights = torch.exp(logits - torch.where(torch.isfinite(top), top, torch.zeros_like(top))) * keep
         scale = layer_energy.to(weights.dtype) / weights.sum(dim=-1).clamp_min(1e-30)
         return weights * scale[..., None]
 
@@ -278,7 +293,7 @@ class Generator(nn.Module):
             part = slice(start, start + (block or n))
             logits = self.columns(z[part], network_conditions[part], fraction[part], hidden_dtype=hidden_dtype)
             cells = self.cells_from_logits(logits.T.reshape(-1, self.shape[0], logits.shape[0] // self.shape[0]),
-                                           layer_energy[part], counts[part])
+                                           layer_energy[part], counts[part], generator)
             out[part] = cells.view(-1, *self.shape)
         return out
 
