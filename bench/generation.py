@@ -100,7 +100,7 @@ def untrained_model(name: str, cells: np.ndarray, energy: np.ndarray) -> Trained
     transform = None
     if kind == "gan":
         network: torch.nn.Module = Generator(shape, spec.size, config)  # type: ignore[arg-type]
-        network.fit_energy_flow(torch.from_numpy(cells), torch.from_numpy(energy))  # with energy_flow only
+        network.fit_energy_flow(torch.tensor(cells), torch.tensor(energy))  # with energy_flow only
         transform = CellTransform.fit(cells)
     else:
         network = CaloFlow(shape, spec.size, config)  # type: ignore[arg-type]

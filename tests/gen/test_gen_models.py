@@ -407,7 +407,7 @@ def test_the_energy_flow_gan_gives_each_layer_the_energy_and_the_hit_count_its_e
 
 def test_the_energy_flow_gan_keeps_the_cells_of_largest_logit_and_shares_by_their_softmax() -> None:
     generator = Generator((1, 6, 6), 2, GanConfig.model_validate({**TINY_GAN, "energy_flow": True, "energy_blocks": 1,
-                                                                          "energy_hidden": 4}))
+                                                                          "energy_hidden": 4, "sampled_hits": False}))
     logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]]])
     cells = generator.cells_from_logits(logits, torch.tensor([[10.0]]), torch.tensor([[2]]))
     e = np.exp([2.0, 1.0])  # the two largest logits share the 10 MeV

@@ -80,7 +80,12 @@ class GanConfig(BaseModel):
         sampled_hits: with ``energy_flow``, each layer's hit cells are drawn at random without replacement
             with probabilities ``softmax(logits)`` (Gumbel top-k, Kool et al., ICML 2019, arXiv:1903.06059)
             instead of being the ``count`` cells of largest logit, so that the hits need not form one compact
-            blob around the core; the kept cells still share the energy by the softmax of their logits.
+            blob around the core; the kept cells still share the energy by the softmax of their logits. On by
+            default: 30 min with ``energy_flow`` (seed 0), the mean separation power of the 21 validation
+            observables fell from 0.266 to 0.207, the profile distance from 0.085 to 0.073, and the showers'
+            lateral widths and their spread came closer to the Monte Carlo's (layer 8: 3.64 +- 0.80 cells
+            against 2.69 +- 0.60; Monte Carlo 4.31 +- 1.17); classifier AUC still 1.0 (runs
+            ``gan-ef-sampledhits-30min`` and ``gan-ef-30min``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -100,7 +105,7 @@ class GanConfig(BaseModel):
     energy_hidden: int = Field(default=64, ge=2)
     log_view: bool = False
     minibatch_std: bool = False
-    sampled_hits: bool = False
+    sampled_hits: bool = True
 
 
 #: the GAN's energy flow: quantile knots of its coordinate map, dequantisation noise per cell (MeV) and logit
