@@ -13,7 +13,11 @@ Steps (files go to ``--work``, default /tmp/calolab-genq; nothing there is commi
    from the reference on low-level inputs (cells / E_inc, log-compressed) and on high-level features;
    the same test between a second Monte Carlo sample and the reference gives the floor.
    Writes bench/results/generation_quality.json.
-4. ``python bench/generation_quality.py closure``: an energy network (DNN, ratio target, seed 0) trained on
+4. ``python bench/generation_quality.py separation``: for each generated file, the separation powers of
+   the validation suite's observables against the reference (:func:`calolab.validate.suite.run_validation`,
+   4000 events, no classifier): their mean and median and the worst four, under each model's
+   ``separation_power`` (where every classifier AUC is 1.0, these still rank the models);
+5. ``python bench/generation_quality.py closure``: an energy network (DNN, ratio target, seed 0) trained on
    the training file predicts the reference and each model's generated file
    (:func:`calolab.validate.closure.closure_test`); the separation power and mean of E_reco / E_inc go
    into the same JSON under ``closure`` (the training file against the reference gives the floor).
@@ -144,6 +148,36 @@ def evaluate(work: Path, max_events: int, runs: list[str] | None = None) -> dict
     return results
 
 
+def separation(work: Path, max_events: int = 4000) -> dict:
+    """Separation powers of each generated file's observables against the reference; adds them to each
+    model's entry of the results JSON (``separation_power``) and the floor of a second Monte Carlo sample
+    (``mc_vs_mc_separation_power``)."""
+    from calolab.validate.suite import run_validation
+
+    results_path = Path(__file__).parent / "results" / "generation_quality.json"
+    results = json.loads(results_path.read_text())
+    config = {"max_events": max_events, "classifier": False, "distances": False}
+
+    def figures(path: Path) -> dict:
+        rows = run_validation(work / "reference.h5", path, config=config).summary()
+        powers = np.array([row["separation_power"] for row in rows])
+        worst = sorted(rows, key=lambda row: -row["separation_power"])[:4]
+        return {"mean": float(powers.mean()), "median": float(np.median(powers)), "observables": len(rows),
+                "events": max_events, "worst": {f"{row['observable']}{'' if row['layer'] is None else [row['layer']]}":
+                                                round(row["separation_power"], 4) for row in worst}}
+
+    for name, entry in results["models"].items():
+        path = work / f"generated-{name}.h5"
+        if path.exists():
+            entry["separation_power"] = figures(path)
+            print(f"{name:34s} separation power mean {entry['separation_power']['mean']:.3f} median "
+                  f"{entry['separation_power']['median']:.3f}; worst {entry['separation_power']['worst']}")
+    results["mc_vs_mc_separation_power"] = figures(work / "train.h5")
+    print(f"{'mc vs mc':34s} separation power mean {results['mc_vs_mc_separation_power']['mean']:.3f}")
+    write_results("generation_quality", results)
+    return results
+
+
 def closure(work: Path, minutes: float) -> dict:
     """The closure test of each generated file against the reference; adds ``closure`` to the results JSON."""
     import torch
@@ -177,7 +211,7 @@ def closure(work: Path, minutes: float) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["simulate", "train", "evaluate", "closure"])
+    parser.add_argument("step", choices=["simulate", "train", "evaluate", "separation", "closure"])
     parser.add_argument("model", nargs="?", choices=["gan", "flow"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/calolab-genq"))
     parser.add_argument("--minutes", type=float, default=9.0)
@@ -202,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
               tuple(args.data), args.init_from, args.lr)
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
+    elif args.step == "separation":
+        separation(args.work)
     else:
         evaluate(args.work, args.max_events, args.runs)
 
