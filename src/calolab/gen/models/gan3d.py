@@ -14,8 +14,9 @@ conditions -- is computed by the training task (:mod:`calolab.gen.task`).
 
 With ``energy_flow`` (:class:`GanConfig`) the GAN draws only the shapes: an energy flow (CaloFlow's
 flow I, :class:`~calolab.gen.models.energy_flow.LayerEnergyFlow`) draws the layer energies and hit
-counts, the generator (conditioned on them too) gives a logit per cell, and each layer's energy is
-shared among its ``count`` cells of largest logit by a softmax.
+counts, the generator (conditioned on them too) gives a logit per cell, each layer's ``count`` hit cells
+are drawn by their logits (``sampled_hits``; or are those of largest logit) and share the layer's energy
+by the softmax of their logits.
 
 Any section shape works: each axis is padded up to a multiple of ``2^k`` (``k`` = 2 for 12 or
 more cells, 1 for 6 or more, else 0), generated at that size and cropped back.
@@ -56,7 +57,9 @@ class GanConfig(BaseModel):
             (:class:`~calolab.gen.models.energy_flow.LayerEnergyFlow`, trained by likelihood alongside the
             GAN) and the generator draws only how each layer's energy is shared among its cells: it is
             conditioned on the energy flow's coordinates as well, its outputs are logits, and each layer keeps
-            its ``count`` largest cells, their shares the softmax of their logits times the layer's energy.
+            ``count`` cells (see ``sampled_hits``), their shares the softmax of their logits times the layer's
+            energy. Each cell's logit has a learnt offset started at the log of its mean share in the training
+            showers (a 1.5-minute run reached a profile distance of 0.11 with that start, 2.7 without).
             Training feeds the real shower's layer energies and counts (as CaloFlow trains its shape flow).
             On by default: on pisa-csi e- of 1-30 GeV (30 minutes on one core, seed 0) the response came out
             0.983 +- 0.003 (Monte Carlo 0.983 +- 0.0025) against +- 0.118 without it, 23.3% of the cells hit
