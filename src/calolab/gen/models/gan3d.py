@@ -302,10 +302,11 @@ class Generator(nn.Module):
         n = len(z)
         out = torch.empty(n, *self.shape, device=z.device) if out is None else out
         network_conditions, fraction = torch.cat([conditions, mapped], dim=1), energy / energy_max
-        for start in range(0, n, block or max(n, 1)):
-            part = slice(start, start + (block or n))
+        step = block or max(n, 1)
+        for start in range(0, n, step):
+            part = slice(start, start + step)
             logits = self.columns(z[part], network_conditions[part], fraction[part], hidden_dtype=hidden_dtype)
-            cells = self.cells_from_logits(logits.T.reshape(-1, self.shape[0], logits.shape[0] // self.shape[0]),
+            cells = self.cells_from_logits(logits.T.reshape(-1, self.shape[0], self.shape[1] * self.shape[2]),
                                            layer_energy[part], counts[part], generator)
             out[part] = cells.view(-1, *self.shape)
         return out
