@@ -120,6 +120,27 @@ def test_a_flow_saved_before_hit_counts_existed_loads_without_them(trained_model
         load_generator(tmp_path / "model.pt")
 
 
+def test_a_flow_saved_before_its_energy_flow_was_a_module_loads_and_samples_the_same(trained_models, tmp_path
+                                                                                     ) -> None:  # noqa: ANN001
+    """model.pt files written before CaloFlow held a LayerEnergyFlow name its MAF and quantile map
+    ``energy_flow.*`` and ``energy_map.*``: they load (strictly) with those keys renamed, and sample exactly
+    what the same weights under today's keys sample."""
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+
+    payload = torch.load(trained_models["flow"] / "model.pt", weights_only=True)
+    renamed = {key.replace("energies.flow.", "energy_flow.").replace("energies.map.", "energy_map."): value
+               for key, value in payload["state_dict"].items()}
+    assert any(key.startswith("energy_flow.") for key in renamed) and any(k.startswith("energy_map.") for k in renamed)
+    torch.save({**payload, "state_dict": renamed}, tmp_path / "model.pt")
+    old, today = load_generator(tmp_path / "model.pt"), load_generator(trained_models["flow"])
+    energy = np.linspace(2e3, 5e3, 5)
+    samples = [m.sample(energy, np.zeros(5), np.full(5, 11), seed=3) for m in (old, today)]
+    np.testing.assert_array_equal(*samples)
+    assert samples[0].sum() > 0
+
+
 def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_discriminator(
         trained_models, tmp_path) -> None:  # noqa: ANN001
     """best.ckpt files written before GanConfig.spectral_norm and energy_flow have no such keys, a plain

@@ -242,13 +242,13 @@ def test_flow_decoding_undoes_the_encoding_and_keeps_an_empty_layer_empty() -> N
     model = CaloFlow((4, 10, 10), 3, FlowConfig())
     u, x = model._encode(cells, energy, torch.Generator().manual_seed(1))
     x = x.view(20, 4, 100)
-    back = model._decode(u, x, energy)
+    back = model._decode(*model.energies.decode(u, energy), x)
     torch.testing.assert_close(back, cells, atol=0.01, rtol=1e-4)
     assert torch.equal(back > 0, cells > 0)
     bias = float((back.sum(dim=(2, 3)) - cells.sum(dim=(2, 3))).mean())
     assert abs(bias) < 0.003  # noise of a layer sum: 2.9 keV, over 80 layers; 50 keV if the mean stayed
     x[0, 2, 0] = 20.0  # one cell with all of the empty layer's share
-    assert float(model._decode(u, x, energy)[0, 2].sum()) == 0.0
+    assert float(model._decode(*model.energies.decode(u, energy), x)[0, 2].sum()) == 0.0
 
 
 def test_flow_hit_counts_are_energy_coordinates_and_decoding_keeps_that_many_largest_cells() -> None:
@@ -265,7 +265,7 @@ def test_flow_hit_counts_are_energy_coordinates_and_decoding_keeps_that_many_lar
     assert torch.equal(u[:, 3:].floor().long(), hits)
     assert bool(((u[:, 3:] - hits) > 0).any())  # dequantised, not the integers
     u[0, 3 + 1], u[1, 3 + 2] = 2.5, 0.7  # event 0 keeps 2 cells of layer 1; event 1 none of layer 2
-    back = model._decode(u, x, energy)
+    back = model._decode(*model.energies.decode(u, energy), x)
     kept = back[0, 1].flatten() > 0
     assert int(kept.sum()) == 2
     assert set(kept.nonzero().flatten().tolist()) == set(cells[0, 1].flatten().topk(2).indices.tolist())
@@ -293,7 +293,7 @@ def test_sampling_chooses_the_count_cells_of_largest_margin_over_their_gap() -> 
     x = flow.shape_map.inverse(z.reshape(1, -1)).view(1, 2, 9)
     u = torch.tensor([[0.0] * 2 + [4.5, 2.5]])
     u[0, 1] = 0.0  # layer 0 keeps half of the energy
-    decoded = flow._decode(u, x, energy[:1])[0].reshape(2, 9)
+    decoded = flow._decode(*flow.energies.decode(u, energy[:1]), x)[0].reshape(2, 9)
     assert (decoded > 0).sum(dim=1).tolist() == [4, 2]
     assert bool((decoded[0, :4] > 0).all()) and bool((decoded[1, :2] > 0).all())
 
@@ -319,7 +319,7 @@ def test_flow_layer_shape_depends_on_the_layer_before_and_not_after() -> None:
     def shape_log_densities(flow: CaloFlow, showers: torch.Tensor) -> torch.Tensor:
         u, x = flow._encode(showers, energy, torch.Generator().manual_seed(5))  # the same noise each time
         n, layers = x.shape[:2]
-        u = flow.energy_map(u)
+        u = flow.energies.map(u)
         z = flow.shape_map(x.reshape(n, -1)).view(n, layers, -1)
         context = flow._shape_context(conditions, u, slice(None), flow._previous_layers(z))
         return flow.shape_flow.log_prob(z.reshape(n * layers, -1), context).view(n, layers)

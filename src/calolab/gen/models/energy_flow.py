@@ -181,13 +181,18 @@ class LayerEnergyFlow(nn.Module):
         mapped = self.map(self.coordinates(cells, energy, generator))
         return self.flow.log_prob(mapped, conditions), mapped
 
+    def decode(self, u: torch.Tensor, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layer energies ``(N, L)`` MeV (float64; :func:`layer_energies_from_coordinates`) and the hit counts
+        ``(N, L)`` (the floor of the dequantised ones; ``None`` without them) of energy coordinates ``u`` (before
+        the map) and incident energies ``(N,)`` MeV."""
+        layer_energy = layer_energies_from_coordinates(u, energy, layers=self.layers, pixels=self.pixels,
+                                                       cell_noise=self.cell_noise, alpha=self.alpha)
+        counts = u[:, self.layers:].floor().long() if self.hit_counts else None
+        return layer_energy, counts
+
     def sample(self, conditions: torch.Tensor, energy: torch.Tensor, generator: torch.Generator | None
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """For conditions ``(N, C)`` and incident energies ``(N,)`` MeV: the mapped coordinates ``(N, dim)``,
         the layer energies ``(N, L)`` MeV (float64) and the hit counts ``(N, L)`` (``None`` without them)."""
         mapped = self.flow.sample(conditions, generator)
-        u = self.map.inverse(mapped)
-        layer_energy = layer_energies_from_coordinates(u, energy, layers=self.layers, pixels=self.pixels,
-                                                       cell_noise=self.cell_noise, alpha=self.alpha)
-        counts = u[:, self.layers:].floor().long() if self.hit_counts else None
-        return mapped, layer_energy, counts
+        return (mapped, *self.decode(self.map.inverse(mapped), energy))

@@ -45,12 +45,14 @@ tens of steps, which neither trains usefully in minutes nor samples fast on two 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from calolab.gen.models.couplings import CouplingFlow
-from calolab.gen.models.energy_flow import MAF, largest, layer_energies_from_coordinates, layer_energy_coordinates
+from calolab.gen.models.energy_flow import MAF, LayerEnergyFlow, largest, layer_energy_coordinates
 from calolab.gen.models.quantile_map import Gaussianiser, expit, logit
 
 __all__ = ["FlowConfig", "CaloFlow", "MAF", "CouplingFlow", "Gaussianiser"]
@@ -122,7 +124,11 @@ class FlowConfig(BaseModel):
 
 
 class CaloFlow(nn.Module):
-    """Energy flow + shape flow; the maps of their coordinates are fitted by :meth:`fit_preprocessing`.
+    """Energy flow (:class:`~calolab.gen.models.energy_flow.LayerEnergyFlow`, ``energies``) + shape flow; the
+    maps of their coordinates are fitted by :meth:`fit_preprocessing`.
+
+    Models saved before the energy flow was its own module (state-dict keys ``energy_flow.*`` and
+    ``energy_map.*``) load as saved: :meth:`_rename_old_keys` renames their keys.
 
     Args:
         shape: ``(layers, y, x)`` of the section.
@@ -136,9 +142,11 @@ class CaloFlow(nn.Module):
         self.config = config
         layers, ny, nx = self.shape
         features = config.previous_layer_features
-        self.energy_dim = 2 * layers if config.hit_counts else layers  # layer energies, then the hit counts
+        self.energies = LayerEnergyFlow(layers, ny * nx, n_conditions, blocks=config.energy_blocks,
+                                        hidden=config.energy_hidden, knots=config.quantile_knots,
+                                        cell_noise=config.cell_noise, alpha=config.alpha, hit_counts=config.hit_counts)
+        self.energy_dim = self.energies.dim  # layer energies, then the hit counts
         context = n_conditions + self.energy_dim + layers + features + int(config.hit_counts)
-        self.energy_flow = MAF(self.energy_dim, n_conditions, config.energy_blocks, config.energy_hidden)
         self.shape_flow = CouplingFlow((ny, nx), context, config.shape_couplings, config.shape_hidden,
                                        config.scale_clamp, config.spline_bins, config.spline_bound)
         self.previous_layer: nn.Module | None = None
@@ -147,9 +155,17 @@ class CaloFlow(nn.Module):
             self.previous_layer = nn.Sequential(nn.Linear(ny * nx, hidden), nn.SiLU(), nn.Linear(hidden, features))
         elif features:
             self.previous_layer = nn.Linear(ny * nx, features)
-        self.energy_map = Gaussianiser(self.energy_dim, config.quantile_knots)
         empty = float(logit(torch.tensor(config.fraction_noise, dtype=torch.float64), config.alpha))
         self.shape_map = Gaussianiser(layers * ny * nx, config.quantile_knots, split=empty)  # empty cells below
+        self.register_load_state_dict_pre_hook(CaloFlow._rename_old_keys)
+
+    @staticmethod
+    def _rename_old_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
+        """Load hook: the keys of a model saved before the energy flow was a :class:`LayerEnergyFlow`
+        (``energy_flow.*``, ``energy_map.*``) renamed to its (``energies.flow.*``, ``energies.map.*``)."""
+        for old, new in (("energy_flow.", "energies.flow."), ("energy_map.", "energies.map.")):
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
 
     # ---------------------------------------------------------------- preprocessing
 
@@ -178,7 +194,7 @@ class CaloFlow(nn.Module):
             u, x = self._encode(cells[part], energy[part], generator)
             energies.append(u)
             shapes.append(x.reshape(len(u), -1))
-        self.energy_map.fit(torch.cat(energies))
+        self.energies.map.fit(torch.cat(energies))
         self.shape_map.fit(torch.cat(shapes))
 
     def _shape_context(self, conditions: torch.Tensor, energies: torch.Tensor, layers: slice,
@@ -206,9 +222,9 @@ class CaloFlow(nn.Module):
         here with noise from ``generator``), in the mapped (standard-normal) coordinates."""
         u, x = self._encode(cells, energy, generator)
         n, layers = x.shape[:2]
-        u = self.energy_map(u)
+        u = self.energies.map(u)
         z = self.shape_map(x.reshape(n, -1)).view(n, layers, -1)
-        log_p_energy = self.energy_flow.log_prob(u, conditions)
+        log_p_energy = self.energies.flow.log_prob(u, conditions)
         context = self._shape_context(conditions, u, slice(None), self._previous_layers(z))
         log_p_shape = self.shape_flow.log_prob(z.reshape(n * layers, -1), context)
         return log_p_energy, log_p_shape.view(n, layers).sum(dim=1)
@@ -227,9 +243,7 @@ class CaloFlow(nn.Module):
         """Cells ``(N, L, Y, X)`` MeV for conditions ``(N, C)`` and incident energies ``energy`` (MeV)."""
         layers, ny, nx = self.shape
         pixels = ny * nx
-        u_mapped = self.energy_flow.sample(conditions, generator)
-        u = self.energy_map.inverse(u_mapped)
-        counts = u[:, layers:].floor().long() if self.config.hit_counts else None
+        u_mapped, layer_energy, counts = self.energies.sample(conditions, energy, generator)
         gap = self.shape_map.split_score().view(layers, pixels)
         z = torch.empty(conditions.shape[0], layers, pixels, device=conditions.device)
         previous = torch.zeros(conditions.shape[0], 1, pixels, device=conditions.device)
@@ -241,24 +255,19 @@ class CaloFlow(nn.Module):
             previous = (torch.maximum(z[:, layer], gap[layer]) if self.config.previous_layer_hits_only
                         else sampled)[:, None]
         x = self.shape_map.inverse(z.view(len(z), -1)).view(z.shape)
-        return self._decode(u, x, energy)
+        return self._decode(layer_energy, counts, x)
 
-    def _decode(self, u: torch.Tensor, x: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
-        """Energy coordinates ``u`` ``(N, L)`` or ``(N, 2 L)`` and shape coordinates ``x`` ``(N, L, Y X)``
-        (before their maps) and incident energies (MeV) -> cells ``(N, L, Y, X)`` MeV; undoes
-        :meth:`_encode` up to its noise.
+    def _decode(self, layer_energy: torch.Tensor, counts: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        """Layer energies ``(N, L)`` MeV and hit counts ``(N, L)`` (``None`` without them) from the energy
+        flow (:meth:`LayerEnergyFlow.sample`) and shape coordinates ``x`` ``(N, L, Y X)`` (before their map)
+        -> cells ``(N, L, Y, X)`` MeV; undoes :meth:`_encode` up to its noise.
 
-        The layer energies lose the mean of their dequantisation noise (``cell_noise / 2`` per cell), so
-        that the total is unbiased, and a layer left with less than three standard deviations of that
-        noise is empty. With the hit counts, only a layer's ``floor(count)`` largest shares stay (sampling
-        has already chosen that many cells, :func:`_choose_hits`, so it sorts no layer a second time).
-        Shares below ``fraction_noise`` and cells below ``cell_noise`` are zero."""
+        With the hit counts, only a layer's ``count`` largest shares stay (sampling has already chosen that
+        many cells, :func:`_choose_hits`, so it sorts no layer a second time). Shares below ``fraction_noise``
+        and cells below ``cell_noise`` are zero."""
         layers, ny, nx = self.shape
-        n, config = u.shape[0], self.config
-        layer_energy = layer_energies_from_coordinates(u, energy, layers=layers, pixels=ny * nx,
-                                                       cell_noise=config.cell_noise, alpha=config.alpha)
-        if config.hit_counts:  # only layers with more cells above the empty-cell gap than their count need a sort
-            counts = u[:, layers:].floor().long()
+        n, config = x.shape[0], self.config
+        if counts is not None:  # only layers with more cells above the empty-cell gap than their count need a sort
             excess = (x >= self.shape_map.split).sum(dim=2) > counts
             if bool(excess.any()):
                 rows = x[excess]
