@@ -56,6 +56,24 @@ class _MADE(nn.Module):
         shift, log_scale = self.out(h).split(self.dim, dim=1)
         return shift, 3.0 * torch.tanh(log_scale / 3.0)
 
+    def invert(self, u: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """The ``y`` ``(N, dim)`` that this block maps to ``u`` (``u = (y - shift) exp(-log_scale)``), one
+        coordinate at a time: ``y_i = u_i exp(log_scale_i) + shift_i`` of ``y_<i``. Computes :meth:`forward`
+        with the masked weights and the context's share of the first layer made once, and of the output layer
+        only the two rows of coordinate ``i`` (about twice as fast as calling :meth:`forward` per coordinate)."""
+        first = (self.first.weight * self.first.mask).T
+        second = (self.second.weight * self.second.mask).T
+        out = (self.out.weight * self.out.mask).view(2, self.dim, -1).transpose(0, 1)  # (dim, 2, hidden)
+        out_bias = self.out.bias.view(2, self.dim).T  # (dim, 2)
+        base = self.context(context) + self.first.bias
+        y = torch.zeros_like(u)
+        for i in range(self.dim):
+            h = torch.relu(torch.addmm(base, y, first))
+            h = torch.relu(torch.addmm(self.second.bias, h, second))
+            shift, log_scale = torch.addmm(out_bias[i], h, out[i].T).unbind(dim=1)
+            y[:, i] = u[:, i] * torch.exp(3.0 * torch.tanh(log_scale / 3.0)) + shift
+        return y
+
 
 class MAF(nn.Module):
     """Masked autoregressive flow: ``log_prob`` in one pass, ``sample`` in ``dim`` passes per block."""
@@ -76,12 +94,7 @@ class MAF(nn.Module):
     def sample(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         z = torch.randn(context.shape[0], self.dim, generator=generator, device=context.device)
         for block in reversed(self.blocks):
-            u = z.flip(1)
-            y = torch.zeros_like(u)
-            for i in range(self.dim):
-                shift, log_scale = block(y, context)
-                y[:, i] = u[:, i] * torch.exp(log_scale[:, i]) + shift[:, i]
-            z = y
+            z = block.invert(z.flip(1), context)
         return z
 
 
