@@ -73,23 +73,38 @@ def test_a_gan_with_energy_flow_learns_its_layer_energies_and_samples_the_traini
     assert np.allclose(low.sum(axis=(2, 3)), cells.sum(axis=(2, 3)), rtol=1e-5, atol=1e-6)
 
 
-def test_the_discriminator_log_view_is_the_classifier_compression_of_each_cell() -> None:
+def test_the_discriminator_log_view_is_the_classifier_compression_and_its_layer_view_the_log_share() -> None:
+    """log_view: each cell as the low-level classifier compresses it (log(1 + E / (1e-4 E_inc))); layer_view:
+    the same with the cell's layer energy in place of E_inc: 0 for an empty cell, 1 for a layer of one hit,
+    unchanged when a layer's energy is scaled."""
     from calolab.gen.task import GanTask
     from calolab.validate.classifier import EPSILON, low_level_inputs
 
     arrays = toy_arrays(8)
     spec, transform = arrays.conditions(), CellTransform.fit(arrays.cells)
-    task = GanTask(model="gan", model_config={**TINY_GAN, "log_view": True}, shape=list(arrays.shape),
-                   conditions=spec.to_dict(), detector_toml=arrays.detector_toml, section="ECAL", lr=1e-3,
-                   transform=transform.to_dict())
+    task = GanTask(model="gan", model_config={**TINY_GAN, "log_view": True, "layer_view": True},
+                   shape=list(arrays.shape), conditions=spec.to_dict(), detector_toml=arrays.detector_toml,
+                   section="ECAL", lr=1e-3, transform=transform.to_dict())
     seen = []
     task.discriminator.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
-    x, energy = torch.from_numpy(transform.forward(arrays.cells))[:, None], torch.from_numpy(arrays.energy)
+    cells = arrays.cells.copy()
+    cells[0, 1] = 0.0
+    cells[0, 1, 2, 3] = 7.0  # a layer of one hit
+    x, energy = torch.from_numpy(transform.forward(cells))[:, None], torch.from_numpy(arrays.energy)
     task._discriminate(x, torch.ones(8), energy)
-    assert EPSILON == 1e-4 and seen[0].shape == (8, 2, *arrays.shape)
-    expected = low_level_inputs({"ECAL": arrays.cells}, arrays.energy)[:, :-1] / np.log1p(1 / EPSILON)
+    assert EPSILON == 1e-4 and seen[0].shape == (8, 3, *arrays.shape)
+    expected = low_level_inputs({"ECAL": cells}, arrays.energy)[:, :-1] / np.log1p(1 / EPSILON)
     assert np.allclose(seen[0][:, 1].reshape(8, -1).numpy(), expected, rtol=1e-4, atol=1e-6)
     assert torch.equal(seen[0][:, :1], x)
+    shares = cells / cells.sum(axis=(2, 3), keepdims=True).clip(1e-30)
+    layer_view = seen[0][:, 2].numpy()
+    assert np.allclose(layer_view, np.log1p(shares / EPSILON) / np.log1p(1 / EPSILON), rtol=1e-4, atol=1e-6)
+    assert layer_view[0, 1, 2, 3] == pytest.approx(1.0) and (layer_view[0, 1] > 0).sum() == 1
+    assert np.array_equal(layer_view == 0, cells == 0)
+    scaled = cells.copy()
+    scaled[:, 2] *= 3.0
+    task._discriminate(torch.from_numpy(transform.forward(scaled))[:, None], torch.ones(8), energy)
+    assert np.allclose(seen[1][:, 2].numpy(), layer_view, rtol=1e-4, atol=1e-6)
 
 
 def test_runs_are_refused_over_an_existing_one_and_bad_configs_are_named(tmp_path) -> None:  # noqa: ANN001

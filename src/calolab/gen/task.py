@@ -48,6 +48,12 @@ class ProfileStats:
         return {key: value / max(self.n, 1) for key, value in self.sums.items()}
 
 
+def _log_view(cells: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``log(1 + E / scale) / log(1 + 1 / epsilon)`` of cells ``E`` (MeV) for ``scale = epsilon x`` (MeV): 0 for an
+    empty cell, 1 for a cell of energy ``x`` (see :data:`~calolab.gen.models.gan3d.LOG_VIEW_EPSILON`)."""
+    return torch.log1p(cells / scale.clamp_min(1e-30)) / math.log1p(1 / LOG_VIEW_EPSILON)
+
+
 def profile_distance(reference: ProfileStats, candidate: ProfileStats) -> float:
     """A cheap distance between two sets of showers (0 = same mean profiles and response).
 
@@ -171,12 +177,16 @@ class GanTask(GenTask):
 
     def _discriminate(self, x: torch.Tensor, ratio: torch.Tensor, energy: torch.Tensor) -> dict[str, torch.Tensor]:
         """The discriminator's outputs for showers ``x`` ``(N, 1, L, Y, X)`` (transformed) of total/E_inc
-        ``ratio`` and incident energies ``energy`` (MeV); with ``log_view`` it also sees the cells' logs."""
-        if self.config.log_view:
-            scale = (LOG_VIEW_EPSILON * energy).view(-1, 1, 1, 1, 1)
-            log_view = torch.log1p(self.cell_transform.inverse(x) / scale) / math.log1p(1 / LOG_VIEW_EPSILON)
-            x = torch.cat([x, log_view.to(x.dtype)], dim=1)
-        return self.discriminator(x, ratio)
+        ``ratio`` and incident energies ``energy`` (MeV); with ``log_view`` it also sees the cells' logs, with
+        ``layer_view`` the logs of their shares of their layer's energy."""
+        views = [x]
+        if self.config.log_view or self.config.layer_view:
+            cells = self.cell_transform.inverse(x)
+            if self.config.log_view:
+                views.append(_log_view(cells, (LOG_VIEW_EPSILON * energy).view(-1, 1, 1, 1, 1)))
+            if self.config.layer_view:
+                views.append(_log_view(cells, LOG_VIEW_EPSILON * cells.sum(dim=(3, 4), keepdim=True)))
+        return self.discriminator(torch.cat([v.to(x.dtype) for v in views], dim=1) if len(views) > 1 else x, ratio)
 
     def _aux_loss(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
         c, cfg = batch["conditions"], self.config

@@ -12,6 +12,8 @@ coordinates mapped to standard normals by their quantiles (:class:`~calolab.gen.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -94,7 +96,7 @@ class MAF(nn.Module):
     def sample(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         z = torch.randn(context.shape[0], self.dim, generator=generator, device=context.device)
         for block in reversed(self.blocks):
-            z = block.invert(z.flip(1), context)
+            z = cast(_MADE, block).invert(z.flip(1), context)
         return z
 
 

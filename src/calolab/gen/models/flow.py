@@ -268,7 +268,9 @@ class CaloFlow(nn.Module):
         layers, ny, nx = self.shape
         n, config = x.shape[0], self.config
         if counts is not None:  # only layers with more cells above the empty-cell gap than their count need a sort
-            excess = (x >= self.shape_map.split).sum(dim=2) > counts
+            split = self.shape_map.split
+            assert split is not None  # the shape map is built with its empty-cell gap
+            excess = (x >= split).sum(dim=2) > counts
             if bool(excess.any()):
                 rows = x[excess]
                 x = x.clone()

@@ -76,6 +76,7 @@ class Gaussianiser(nn.Module):
             ordered = x[:, start:start + 256].sort(dim=0).values.double()
             levels = base.expand(ordered.shape[1], -1)
             if self.gap_knots:
+                assert self.split is not None  # gap knots come with a split
                 below = (ordered < self.split).sum(dim=0).double()  # samples in the spike
                 gap = torch.stack([below - 0.5, below + 0.5], dim=1).clamp(0.5, n - 0.5) / n
                 levels = torch.cat([levels, gap], dim=1).sort(dim=1).values
