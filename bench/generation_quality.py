@@ -148,10 +148,11 @@ def evaluate(work: Path, max_events: int, runs: list[str] | None = None) -> dict
     return results
 
 
-def separation(work: Path, max_events: int = 4000) -> dict:
-    """Separation powers of each generated file's observables against the reference; adds them to each
-    model's entry of the results JSON (``separation_power``) and the floor of a second Monte Carlo sample
-    (``mc_vs_mc_separation_power``)."""
+def separation(work: Path, max_events: int = 4000, runs: list[str] | None = None) -> dict:
+    """Separation powers of each generated file's observables against the reference (or only those of
+    ``runs``, keeping the others' figures); adds them to each model's entry of the results JSON
+    (``separation_power``) and the floor of a second Monte Carlo sample (``mc_vs_mc_separation_power``, kept
+    when ``runs`` are given and it is there)."""
     from calolab.validate.suite import run_validation
 
     results_path = Path(__file__).parent / "results" / "generation_quality.json"
@@ -168,11 +169,12 @@ def separation(work: Path, max_events: int = 4000) -> dict:
 
     for name, entry in results["models"].items():
         path = work / f"generated-{name}.h5"
-        if path.exists():
+        if path.exists() and (not runs or name in runs):
             entry["separation_power"] = figures(path)
             print(f"{name:34s} separation power mean {entry['separation_power']['mean']:.3f} median "
                   f"{entry['separation_power']['median']:.3f}; worst {entry['separation_power']['worst']}")
-    results["mc_vs_mc_separation_power"] = figures(work / "train.h5")
+    if not runs or "mc_vs_mc_separation_power" not in results:
+        results["mc_vs_mc_separation_power"] = figures(work / "train.h5")
     print(f"{'mc vs mc':34s} separation power mean {results['mc_vs_mc_separation_power']['mean']:.3f}")
     write_results("generation_quality", results)
     return results
@@ -224,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-from", help="run under runs/ to go on training from (train)")
     parser.add_argument("--lr", type=float, help="learning rate (train; default: the model's)")
     parser.add_argument("--max-events", type=int, default=10000)
-    parser.add_argument("--runs", nargs="+", help="evaluate only these runs, keeping the others' figures (evaluate)")
+    parser.add_argument("--runs", nargs="+",
+                        help="evaluate only these runs, keeping the others' figures (evaluate, separation)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "simulate":
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     elif args.step == "separation":
-        separation(args.work)
+        separation(args.work, runs=args.runs)
     else:
         evaluate(args.work, args.max_events, args.runs)
 
