@@ -49,7 +49,8 @@ def simulate(work: Path) -> None:
 
 
 def train(work: Path, model: str, minutes: float, epochs: int, options: dict, run: str | None, threads: int = 1,
-          data: tuple[str, ...] = ("train",), init_from: str | None = None, lr: float | None = None) -> None:
+          data: tuple[str, ...] = ("train",), init_from: str | None = None, lr: float | None = None,
+          seed: int = 0) -> None:
     import torch
 
     from calolab.gen.train import GenTrainConfig, train_generator
@@ -57,10 +58,10 @@ def train(work: Path, model: str, minutes: float, epochs: int, options: dict, ru
     torch.set_num_threads(threads)
     output = work / "runs" / (run or model)
     config = GenTrainConfig(data=[work / f"{name}.h5" for name in data], model=model, model_options=options,
-                            epochs=epochs, patience=8, max_minutes=minutes, seed=0, output=output, overwrite=True,
+                            epochs=epochs, patience=8, max_minutes=minutes, seed=seed, output=output, overwrite=True,
                             lr=lr, init_from=None if init_from is None else work / "runs" / init_from)
     result = train_generator(config)
-    summary = {"model": model, "model_options": options, "seed": 0, "max_minutes": minutes,
+    summary = {"model": model, "model_options": options, "seed": seed, "max_minutes": minutes,
                "epochs_run": result.epochs, "seconds": result.seconds, "monitor": result.monitor,
                "best_score": result.best_score, "n_events": result.n_events, "batch_size": config.batch_size,
                "lr": config.learning_rate, "lr_schedule": config.lr_schedule, "torch_threads": threads,
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="training files, from the simulate step (train)")
     parser.add_argument("--init-from", help="run under runs/ to go on training from (train)")
     parser.add_argument("--lr", type=float, help="learning rate (train; default: the model's)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the training (train): the validation split, initial weights and batches")
     parser.add_argument("--max-events", type=int, default=10000)
     parser.add_argument("--runs", nargs="+",
                         help="evaluate only these runs, keeping the others' figures (evaluate, separation)")
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.model is None:
             parser.error("train needs a model: gan or flow")
         train(args.work, args.model, args.minutes, args.epochs, args.options, args.run, args.threads,
-              tuple(args.data), args.init_from, args.lr)
+              tuple(args.data), args.init_from, args.lr, args.seed)
     elif args.step == "closure":
         closure(args.work, min(args.minutes, 3.0))
     elif args.step == "separation":
