@@ -324,10 +324,9 @@ class Generator(nn.Module):
         for _ in range(MATCHED_START_STEPS):
             rows = torch.randint(0, len(cells), (min(MATCHED_START_BATCH, len(cells)),), generator=generator)
             flat = cells[rows].reshape(len(rows), layers, pixels).float()
-            layer_energy = flat.sum(dim=2)
-            shares = self.cells_from_logits(logits.expand(len(rows), layers, pixels), torch.ones_like(layer_energy),
+            # shares of a unit layer energy; an empty layer has no hits, so it keeps no cell and shares nothing
+            shares = self.cells_from_logits(logits.expand(len(rows), layers, pixels), torch.ones(len(rows), layers),
                                             (flat > 0).sum(dim=2), generator)
-            shares = shares * (layer_energy > 0)[..., None]  # an empty layer shares nothing
             loss = ((torch.log(shares.mean(dim=0) + 1e-7) - target) ** 2).mean()
             optimiser.zero_grad()
             loss.backward()
