@@ -161,3 +161,28 @@ def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_
     assert loaded.model_config.spectral_norm is False and loaded.model_config.energy_flow is False
     generator = old.generator.state_dict()
     assert all(torch.equal(value, generator[key]) for key, value in loaded.network.state_dict().items())
+
+
+def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(trained_models, tmp_path
+                                                                          ) -> None:  # noqa: ANN001
+    """best.ckpt files written before GanConfig.share_noise have no such key and no ``share_spread`` weights:
+    an energy-flow GAN of that time rebuilds as saved (share_noise False), not with today's default, and samples
+    the cells of its logits' softmax."""
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+    from calolab.gen.task import GanTask
+
+    checkpoint = torch.load(trained_models["gan"] / "best.ckpt", map_location="cpu", weights_only=False)
+    hparams = checkpoint["hyper_parameters"]
+    options = {**hparams["model_config"], "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4}
+    assert GanTask(**{**hparams, "model_config": options}).generator.share_spread is not None  # today's default
+    old = GanTask(**{**hparams, "model_config": {**options, "share_noise": False}})
+    del options["share_noise"]
+    checkpoint["hyper_parameters"] = {**hparams, "model_config": options}
+    checkpoint["state_dict"] = old.state_dict()
+    torch.save(checkpoint, tmp_path / "best.ckpt")
+    loaded = load_generator(tmp_path / "best.ckpt")
+    assert loaded.model_config.share_noise is False and loaded.network.share_spread is None
+    generator = old.generator.state_dict()
+    assert all(torch.equal(value, generator[key]) for key, value in loaded.network.state_dict().items())

@@ -423,7 +423,8 @@ def test_the_energy_flow_gan_gives_each_layer_the_energy_and_the_hit_count_its_e
 
 def test_the_energy_flow_gan_keeps_the_cells_of_largest_logit_and_shares_by_their_softmax() -> None:
     generator = Generator((1, 6, 6), 2, GanConfig.model_validate({**TINY_GAN, "energy_flow": True, "energy_blocks": 1,
-                                                                          "energy_hidden": 4, "sampled_hits": False}))
+                                                                          "energy_hidden": 4, "sampled_hits": False,
+                                                                          "share_noise": False}))
     logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]]])
     cells = generator.cells_from_logits(logits, torch.tensor([[10.0]]), torch.tensor([[2]]))
     e = np.exp([2.0, 1.0])  # the two largest logits share the 10 MeV
@@ -472,7 +473,8 @@ def test_the_minibatch_std_discriminator_judges_a_shower_by_how_much_its_batch_v
 
 
 def test_sampled_hits_draw_each_cell_with_its_softmax_probability_and_give_it_the_layer_energy() -> None:
-    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "sampled_hits": True}
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "sampled_hits": True,
+               "share_noise": False}
     generator = Generator((1, 6, 6), 2, GanConfig.model_validate(options))
     probabilities = torch.tensor([0.7, 0.2, 0.1])
     logits = torch.log(probabilities).expand(20000, 1, 3)
@@ -505,7 +507,8 @@ def test_matched_start_gives_the_first_layers_halo_its_share_where_the_mean_shar
     assert (monte_carlo > 0.02).all()
     fractions = {}
     for matched in (False, True):
-        options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": matched}
+        options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": matched,
+                   "share_noise": False}
         generator = Generator(shape, 3, GanConfig.model_validate(options))
         generator.fit_energy_flow(cells, energy, seed=1)
         logits = generator.cell_logit.detach().view(shape[0], -1).expand(n, shape[0], flat.shape[2])
@@ -514,3 +517,59 @@ def test_matched_start_gives_the_first_layers_halo_its_share_where_the_mean_shar
         fractions[matched] = halo_fraction(shares.double())
     assert fractions[False][0] < 0.6 * monte_carlo[0]
     np.testing.assert_allclose(fractions[True], monte_carlo, rtol=0.3)  # 0.072 and 0.117 against 0.060, 0.114
+
+
+def test_share_noise_gives_the_cells_shares_the_spread_they_have_in_the_training_showers(pisa_showers) -> None:  # noqa: ANN001
+    """Before training, with the training showers' layer energies and hit counts and no network output: without
+    share_noise every hit cell of a ring gets the same share in every shower (the spread of its log is ~0 where
+    the Monte Carlo's is about 1); with it, the spread comes from the training showers, to 25% in the first
+    layer's ring next to the axis and the fourth layer's core, and the shower centres move from event to event
+    (the spread of the fourth layer's centre at least doubles). 60 Monte Carlo e- of 2-5 GeV in pisa-csi."""
+    cells, energy = torch.from_numpy(pisa_showers.cells), torch.from_numpy(pisa_showers.energy).float()
+    n, shape = len(cells), tuple(pisa_showers.cells.shape[1:])
+    flat = cells.reshape(n, shape[0], -1).double()
+    centre = (shape[1] // 2) * shape[2] + shape[2] // 2
+    places = {"layer 0, ring of 1": (0, [centre - 1, centre + 1, centre - shape[2], centre + shape[2]]),
+              "layer 3, core": (3, [centre])}
+
+    def log_share_spread(layer_cells: torch.Tensor, layer: int, pixels: list[int]) -> float:
+        share = layer_cells[:, layer, pixels] / layer_cells[:, layer].sum(dim=1, keepdim=True).clamp_min(1e-30)
+        return float(torch.log(share[share > 0]).std())
+
+    def centre_spread(layer_cells: torch.Tensor, layer: int) -> float:
+        x = torch.arange(flat.shape[2]) % shape[2]
+        weights = layer_cells[:, layer]
+        return float(((weights * x).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-30)).std())
+
+    monte_carlo = {name: log_share_spread(flat, *place) for name, place in places.items()}
+    assert min(monte_carlo.values()) > 0.3
+    spreads, centres = {}, {}
+    for noise in (False, True):
+        options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "share_noise": noise,
+                   "matched_start": False}
+        torch.manual_seed(0)
+        generator = Generator(shape, 3, GanConfig.model_validate(options))
+        generator.fit_energy_flow(cells, energy, seed=1)
+        logits = generator.cell_logit.detach().view(shape[0], -1).expand(n, shape[0], flat.shape[2])
+        with torch.no_grad():
+            shares = generator.cells_from_logits(logits, flat.sum(dim=2), (flat > 0).sum(dim=2),
+                                                 torch.Generator().manual_seed(2), energy=energy).double()
+        spreads[noise] = {name: log_share_spread(shares, *place) for name, place in places.items()}
+        centres[noise] = centre_spread(shares, 3)
+    assert max(spreads[False].values()) < 0.2  # 0.09 and 0.06; Monte Carlo 1.06 and 0.61, with noise 1.18, 0.56
+    for name, value in monte_carlo.items():
+        assert spreads[True][name] == pytest.approx(value, rel=0.25), name
+    assert centres[True] > 2 * centres[False]  # 0.20 against 0.08 cells
+
+
+def test_share_noise_needs_the_incident_energy_and_learns_its_spread_from_the_discriminator() -> None:
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "share_noise": True}
+    generator = Generator((2, 6, 6), 2, GanConfig.model_validate(options))
+    assert generator.share_spread is not None
+    logits = torch.zeros(3, 2, 36)
+    with pytest.raises(ValueError, match="energy="):
+        generator.cells_from_logits(logits, torch.ones(3, 2), torch.full((3, 2), 10))
+    cells = generator.cells_from_logits(logits, torch.ones(3, 2), torch.full((3, 2), 10), energy=torch.full((3,), 5e3))
+    torch.testing.assert_close(cells.sum(dim=2), torch.ones(3, 2))
+    (cells[:, :, 0] ** 2).sum().backward()  # a loss of the shares reaches the spreads (reparametrised noise)
+    assert generator.share_spread.grad is not None and bool((generator.share_spread.grad != 0).any())

@@ -54,7 +54,7 @@ def test_gan_training_lowers_the_generator_and_total_energy_losses(tmp_path) -> 
 def test_a_gan_with_energy_flow_learns_its_layer_energies_and_samples_the_training_response(tmp_path) -> None:  # noqa: ANN001
     arrays = toy_arrays(256)
     options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 2, "energy_hidden": 16}
-    config = GenTrainConfig(model="gan", model_options=options, epochs=4, patience=10, batch_size=32, seed=2,
+    config = GenTrainConfig(model="gan", model_options=options, epochs=6, patience=10, batch_size=32, seed=2,
                             lr=1e-2, output=tmp_path / "gan", logger="none")
     result = train_generator(config, arrays=arrays)
     assert result.history[-1]["train_energy_nll"] < result.history[0]["train_energy_nll"] - 0.05, result.history

@@ -166,7 +166,8 @@ class GanTask(GenTask):
         z = torch.randn(conditions.shape[0], self.config.latent, device=conditions.device)
         logits = self.generator(z, torch.cat([conditions, mapped.detach()], dim=1), energy / self.spec.energy_range[1])
         flat = real.reshape(len(real), flow.layers, -1)
-        cells = self.generator.cells_from_logits(logits.reshape(flat.shape), flat.sum(dim=2), (flat > 0).sum(dim=2))
+        cells = self.generator.cells_from_logits(logits.reshape(flat.shape), flat.sum(dim=2), (flat > 0).sum(dim=2),
+                                                 energy=energy)
         # the cell transform (E / s)^p, with a finite gradient at the empty cells (p < 1)
         scaled = cells / self.cell_transform.scale
         x = torch.where(scaled > 0, scaled.clamp_min(1e-30) ** self.cell_transform.power, torch.zeros_like(scaled))

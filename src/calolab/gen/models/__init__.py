@@ -22,7 +22,8 @@ MODELS: dict[str, type[BaseModel]] = {"gan": GanConfig, "flow": FlowConfig}
 #: model -> options added after models were saved, with the value that rebuilds a model saved without them
 _OPTIONS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {"flow": {"hit_counts": False},
                                                       "gan": {"spectral_norm": False, "energy_flow": False,
-                                                              "sampled_hits": False, "matched_start": False}}
+                                                              "sampled_hits": False, "matched_start": False,
+                                                              "share_noise": False}}
 
 
 def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:
