@@ -179,9 +179,15 @@ class LayerEnergyFlow(nn.Module):
     def coordinates(self, cells: torch.Tensor, energy: torch.Tensor, generator: torch.Generator | None = None
                     ) -> torch.Tensor:
         """Energy coordinates ``(N, dim)`` (before the map) of cells ``(N, L, ...)`` MeV."""
+        return self.coordinates_and_energies(cells, energy, generator)[0]
+
+    def coordinates_and_energies(self, cells: torch.Tensor, energy: torch.Tensor,
+                                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energy coordinates ``(N, dim)`` (before the map) of cells ``(N, L, ...)`` MeV and the dequantised
+        layer energies ``(N, L)`` MeV (float64) of the same noise draw (:func:`layer_energy_coordinates`)."""
         flat = cells.reshape(cells.shape[0], self.layers, -1)
         return layer_energy_coordinates(flat, energy, cell_noise=self.cell_noise, alpha=self.alpha,
-                                        hit_counts=self.hit_counts, generator=generator)[0]
+                                        hit_counts=self.hit_counts, generator=generator)
 
     def fit(self, cells: torch.Tensor, energy: torch.Tensor, seed: int = 0) -> None:
         """Fit the coordinate map on training cells ``(N, L, ...)`` MeV and incident energies (MeV)."""

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from calolab.gen.models.couplings import CouplingFlow
-from calolab.gen.models.energy_flow import MAF, LayerEnergyFlow, largest, layer_energy_coordinates
+from calolab.gen.models.energy_flow import MAF, LayerEnergyFlow, largest
 from calolab.gen.models.quantile_map import Gaussianiser, expit, logit
 
 __all__ = ["FlowConfig", "CaloFlow", "MAF", "CouplingFlow", "Gaussianiser"]
@@ -177,9 +177,7 @@ class CaloFlow(nn.Module):
         layer, ``[0, 1)`` in each hit count."""
         n, layers = cells.shape[:2]
         flat = cells.reshape(n, layers, -1).clamp_min(0).double()
-        u, layer_energy = layer_energy_coordinates(flat, energy, cell_noise=self.config.cell_noise,
-                                                   alpha=self.config.alpha, hit_counts=self.config.hit_counts,
-                                                   generator=generator)
+        u, layer_energy = self.energies.coordinates_and_energies(flat, energy, generator)
         noise = torch.rand(flat.shape, generator=generator, dtype=torch.float64, device=flat.device)
         shares = flat / layer_energy[:, :, None] + self.config.fraction_noise * noise
         x = logit(shares.clamp(0, 1), self.config.alpha).float()
