@@ -413,22 +413,26 @@ class Generator(nn.Module):
         logits = self.cell_logit.detach().view(layers, pixels).clone().requires_grad_(True)
         optimiser = torch.optim.Adam([logits], lr=MATCHED_START_LR)
         target = torch.log(mean_share + 1e-7)
-        if self.share_spread is not None:  # the spreads stay as started
-            self.share_spread.requires_grad_(False)
-        for _ in range(MATCHED_START_STEPS):
-            rows = torch.randint(0, len(cells), (min(MATCHED_START_BATCH, len(cells)),), generator=generator)
-            flat = cells[rows].reshape(len(rows), layers, pixels).float()
-            # shares of a unit layer energy; an empty layer has no hits, so it keeps no cell and shares nothing
-            shares = self.cells_from_logits(logits.expand(len(rows), layers, pixels), torch.ones(len(rows), layers),
-                                            (flat > 0).sum(dim=2), generator, energy=energy[rows])
-            loss = ((torch.log(shares.mean(dim=0) + 1e-7) - target) ** 2).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+        spreads = [] if self.share_spread is None else [self.share_spread]
+        for spread in spreads:  # the spreads stay as started
+            spread.requires_grad_(False)
+        try:
+            for _ in range(MATCHED_START_STEPS):
+                rows = torch.randint(0, len(cells), (min(MATCHED_START_BATCH, len(cells)),), generator=generator)
+                flat = cells[rows].reshape(len(rows), layers, pixels).float()
+                # shares of a unit layer energy; an empty layer has no hits, so it keeps no cell and shares nothing
+                shares = self.cells_from_logits(logits.expand(len(rows), layers, pixels),
+                                                torch.ones(len(rows), layers), (flat > 0).sum(dim=2), generator,
+                                                energy=energy[rows])
+                loss = ((torch.log(shares.mean(dim=0) + 1e-7) - target) ** 2).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        finally:
+            for spread in spreads:
+                spread.requires_grad_(True)
         with torch.no_grad():
             self.cell_logit.copy_(logits.detach().reshape(-1))
-        if self.share_spread is not None:
-            self.share_spread.requires_grad_(True)
 
     def cells_from_logits(self, logits: torch.Tensor, layer_energy: torch.Tensor, counts: torch.Tensor,
                           generator: torch.Generator | None = None, *, energy: torch.Tensor | None = None
