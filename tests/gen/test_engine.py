@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -147,30 +149,23 @@ def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_
     discriminator and no energy flow: they rebuild as saved (both False), not with today's defaults."""
     import torch
 
-    from calolab.gen.checkpoint import load_generator
     from calolab.gen.task import GanTask
 
     checkpoint = torch.load(trained_models["gan"] / "best.ckpt", map_location="cpu", weights_only=False)
     hparams = checkpoint["hyper_parameters"]
     assert hparams["model_config"]["spectral_norm"] is True  # the tiny run: today's default
     old = GanTask(**{**hparams, "model_config": {**hparams["model_config"], "spectral_norm": False}})
-    del hparams["model_config"]["spectral_norm"], hparams["model_config"]["energy_flow"]
-    checkpoint["state_dict"] = old.state_dict()
-    torch.save(checkpoint, tmp_path / "best.ckpt")
-    loaded = load_generator(tmp_path / "best.ckpt")
+    saved_options = {k: v for k, v in hparams["model_config"].items() if k not in ("spectral_norm", "energy_flow")}
+    loaded = _saved_as_then_and_loaded(checkpoint, old, saved_options, tmp_path / "best.ckpt")
     assert loaded.model_config.spectral_norm is False and loaded.model_config.energy_flow is False
-    generator = old.generator.state_dict()
-    assert all(torch.equal(value, generator[key]) for key, value in loaded.network.state_dict().items())
 
 
 def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(trained_models, tmp_path
                                                                           ) -> None:  # noqa: ANN001
     """best.ckpt files written before GanConfig.share_noise have no such key and no ``share_spread`` weights:
-    an energy-flow GAN of that time rebuilds as saved (share_noise False), not with today's default, and samples
-    the cells of its logits' softmax."""
+    an energy-flow GAN of that time rebuilds as saved (share_noise False), not with today's default."""
     import torch
 
-    from calolab.gen.checkpoint import load_generator
     from calolab.gen.task import GanTask
 
     checkpoint = torch.load(trained_models["gan"] / "best.ckpt", map_location="cpu", weights_only=False)
@@ -178,11 +173,24 @@ def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(traine
     options = {**hparams["model_config"], "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4}
     assert GanTask(**{**hparams, "model_config": options}).generator.share_spread is not None  # today's default
     old = GanTask(**{**hparams, "model_config": {**options, "share_noise": False}})
-    del options["share_noise"]
-    checkpoint["hyper_parameters"] = {**hparams, "model_config": options}
-    checkpoint["state_dict"] = old.state_dict()
-    torch.save(checkpoint, tmp_path / "best.ckpt")
-    loaded = load_generator(tmp_path / "best.ckpt")
+    saved_options = {k: v for k, v in options.items() if k != "share_noise"}
+    loaded = _saved_as_then_and_loaded(checkpoint, old, saved_options, tmp_path / "best.ckpt")
     assert loaded.model_config.share_noise is False and loaded.network.share_spread is None
+
+
+def _saved_as_then_and_loaded(checkpoint: dict, old: Any, saved_options: dict, path: Path) -> Any:
+    """``checkpoint`` (a GAN's best.ckpt) rewritten as an older calolab saved it -- the weights of the
+    ``GanTask`` ``old`` and the model options ``saved_options`` (without the keys added since) -- at ``path``,
+    loaded with today's :func:`~calolab.gen.checkpoint.load_generator`, and checked to hold ``old``'s generator
+    weights."""
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+
+    checkpoint["hyper_parameters"] = {**checkpoint["hyper_parameters"], "model_config": saved_options}
+    checkpoint["state_dict"] = old.state_dict()
+    torch.save(checkpoint, path)
+    loaded = load_generator(path)
     generator = old.generator.state_dict()
     assert all(torch.equal(value, generator[key]) for key, value in loaded.network.state_dict().items())
+    return loaded
