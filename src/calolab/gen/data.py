@@ -163,8 +163,11 @@ class CellTransform:
 
     def inverse_in_place(self, x: np.ndarray) -> np.ndarray:
         """:meth:`inverse` of float32 cells, overwriting ``x`` (sampling's fast path: numpy's vectorised log and
-        exp take a third of the time of a power on CPU; they agree with it to a few units in the last place)."""
-        np.maximum(x, 0, out=x)
+        exp take a third of the time of a power on CPU; they agree with it to a few units in the last place;
+        torch's clamp an eighth of numpy's maximum)."""
+        import torch  # here: the rest of this module needs numpy only
+
+        torch.from_numpy(x).clamp_min_(0)
         with np.errstate(divide="ignore"):  # log(0) = -inf, whose exp is 0
             np.log(x, out=x)
         x *= 1.0 / self.power

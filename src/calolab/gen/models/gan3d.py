@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from calolab.gen.models.energy_flow import LayerEnergyFlow, largest
+from calolab.gen.models.noise import gumbel, standardised_log_exponential
 
 __all__ = ["GanConfig", "Generator", "Discriminator", "Deconv", "upsampling_plan"]
 
@@ -170,8 +171,6 @@ MATCHED_START_STEPS, MATCHED_START_BATCH, MATCHED_START_LR = 300, 512, 0.05
 #: ``share_noise``: incident-energy bins (equal counts) of the start of the spreads, hits a bin needs to count
 #: for a cell, the smallest and largest spread (in the log of a cell's share) and the reference energy (MeV)
 SHARE_SPREAD_BINS, SHARE_SPREAD_MIN_HITS, SHARE_SPREAD_RANGE, SHARE_SPREAD_REFERENCE = 8, 10, (0.02, 3.0), 1e3
-#: the Euler-Mascheroni constant, the mean of a Gumbel variable
-EULER_GAMMA = 0.5772156649015329
 
 
 #: the GAN's energy flow: quantile knots of its coordinate map, dequantisation noise per cell (MeV) and logit
@@ -399,7 +398,8 @@ class Generator(nn.Module):
         with the cell's :attr:`share_spread` ``(a, b)``, within :data:`SHARE_SPREAD_RANGE`."""
         assert self.share_spread is not None  # called only with share_noise
         log_energy = torch.log(energy.to(self.share_spread.dtype) / SHARE_SPREAD_REFERENCE)
-        log_sigma = self.share_spread[0] + log_energy[:, None] * self.share_spread[1]
+        # one matrix product (a + b log E for all showers and cells), several times faster than broadcasting
+        log_sigma = torch.addmm(self.share_spread[0], log_energy[:, None], self.share_spread[1:])
         return torch.exp(log_sigma.clamp(*(math.log(v) for v in SHARE_SPREAD_RANGE)))
 
     def _match_mean_shares(self, cells: torch.Tensor, energy: torch.Tensor, mean_share: torch.Tensor, seed: int
@@ -445,18 +445,16 @@ class Generator(nn.Module):
         shifted and scaled to mean 0 and standard deviation :meth:`share_sigma` for the incident energies
         ``energy`` ``(N,)`` MeV (skewed like the Monte Carlo's: a long tail to small shares, a short one to large)."""
         ranked = logits.detach()
-        if self.sampled_hits:  # Gumbel noise -log(-log u), in place
-            uniform = torch.rand(ranked.shape, generator=generator, device=ranked.device).clamp_(1e-12, 1 - 1e-7)
-            ranked = uniform.log_().neg_().log_().neg_().add_(ranked)
+        if self.sampled_hits:
+            ranked = gumbel(ranked.shape, generator, ranked.device).add_(ranked)
         keep = largest(ranked, counts)
         if self.share_spread is not None:
             if energy is None:
                 msg = "a generator with share_noise needs the incident energies (energy=) to share the cells' energy"
                 raise ValueError(msg)
             # log of an exponential variable, standardised: a long tail to small shares, a short one to large
-            uniform = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-12, 1 - 1e-7)
-            noise = uniform.log_().neg_().log_().add_(EULER_GAMMA).mul_(math.sqrt(6) / math.pi)
-            logits = logits + noise * self.share_sigma(energy).view(logits.shape)
+            noise = standardised_log_exponential(logits.shape, generator, logits.device)
+            logits = logits + noise.mul_(self.share_sigma(energy).view(logits.shape))
         # the softmax over the kept cells, shifted by the row's largest logit (exp underflows to 0 only 87 below
         # it, far beyond the spread of a layer's logits: a few tens, from the log of the cells' mean shares)
         weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
@@ -488,8 +486,10 @@ class Generator(nn.Module):
         for start in range(0, n, step):
             part = slice(start, start + step)
             logits = self.columns(z[part], network_conditions[part], fraction[part], hidden_dtype=hidden_dtype)
-            cells = self.cells_from_logits(logits.T.reshape(-1, self.shape[0], self.shape[1] * self.shape[2]),
-                                           layer_energy[part], counts[part], generator, energy=energy[part])
+            # one shower per row, contiguous: the per-layer steps of cells_from_logits then run on rows in memory
+            # order (a third faster than on the network's columns, copy included)
+            rows = logits.T.contiguous().view(-1, self.shape[0], self.shape[1] * self.shape[2])
+            cells = self.cells_from_logits(rows, layer_energy[part], counts[part], generator, energy=energy[part])
             out[part] = cells.view(-1, *self.shape)
         return out
 
