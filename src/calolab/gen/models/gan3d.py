@@ -29,7 +29,7 @@ import math
 from typing import cast
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from calolab.gen.models.energy_flow import LayerEnergyFlow, largest
@@ -139,6 +139,16 @@ class GanConfig(BaseModel):
             median 0.018 to 0.013 (runs ``gan-default-30min``, ``gan-sharenoise-30min``,
             ``gan-default-seed1-25min``, ``gan-sharenoise-seed1-25min``). It costs about a quarter of the
             sampling rate at batch 1000 (4.5k against 5.6-5.9k showers/s on one core).
+        hit_logits: with ``energy_flow`` and ``sampled_hits``, the hit choice reads its own logit per cell
+            (:attr:`Generator.hit_logit`, with the network's output) instead of the cell's logit of its share.
+            With one logit for both, a cell's chance to be hit and its share of the layer's energy are tied, and
+            the many far cells of a layer's halo drew too many hits, each too small a share: 30 min of training
+            (40000 showers) left the first layer with 44 hits beyond 5.5 cells of the axis per 4000 showers
+            against the Monte Carlo's 30, 11 between 1.5 and 3.5 cells against 18, and its width 1.08 +- 0.17
+            cells against 1.19 +- 0.29. The hit logits are fitted before training so that each cell is hit as
+            often as in the training showers (:meth:`Generator._match_hit_frequencies`), and the cell logits then
+            so that a hit cell gets its mean share (:meth:`Generator._match_hit_shares`); both are fixed-point
+            iterations on ratios of frequencies, not gradient steps.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -163,10 +173,22 @@ class GanConfig(BaseModel):
     layer_view: bool = False
     matched_start: bool = True
     share_noise: bool = True
+    hit_logits: bool = False
+
+    @model_validator(mode="after")
+    def _hit_logits_draw_the_hits(self) -> GanConfig:
+        if self.hit_logits and self.energy_flow and not self.sampled_hits:
+            msg = "hit_logits: the hits are then drawn from their own logits, which needs sampled_hits: true"
+            raise ValueError(msg)
+        return self
 
 
 #: ``matched_start``: Adam steps, showers per step and learning rate of the fit of the cell logits
 MATCHED_START_STEPS, MATCHED_START_BATCH, MATCHED_START_LR = 300, 512, 0.05
+
+#: ``hit_logits``: fixed-point steps, showers per step and rate of the fits of the hit and cell logits, the hit
+#: frequency floor (1e-4: a cell hit once in 10000 showers) and the hits a cell needs in a step to move its logit
+HIT_MATCH_STEPS, HIT_MATCH_BATCH, HIT_MATCH_RATE, HIT_FREQUENCY_FLOOR, HIT_MATCH_MIN_HITS = 200, 1024, 0.5, 1e-4, 5
 
 #: ``share_noise``: incident-energy bins (equal counts) of the start of the spreads, hits a bin needs to count
 #: for a cell, the smallest and largest spread (in the log of a cell's share) and the reference energy (MeV)
@@ -278,6 +300,10 @@ class Generator(nn.Module):
         if self.layer_energies is not None and config.share_noise:
             # per cell: the log of its share's spread at SHARE_SPREAD_REFERENCE, and its slope in log E_inc
             self.share_spread = nn.Parameter(torch.zeros(2, math.prod(self.shape)))
+        self.hit_logit: torch.Tensor | None
+        # with hit_logits, each cell's logit of the hit choice (fitted before training, not learnt)
+        self.register_buffer("hit_logit", torch.zeros(math.prod(self.shape))
+                             if self.layer_energies is not None and config.hit_logits else None)
         self._low_precision: dict[tuple[int, torch.dtype], tuple[tuple[int, int], torch.Tensor]] = {}
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
@@ -338,8 +364,77 @@ class Generator(nn.Module):
             self.cell_logit.copy_(torch.log(mean_share.clamp_min(1e-12)).reshape(-1))
         if self.share_spread is not None and len(cells):
             self._fit_share_spread(cells, energy)
-        if self.matched_start and len(cells):
+        if self.hit_logit is not None and len(cells):
+            frequency = self._match_hit_frequencies(cells, seed)
+            self._match_hit_shares(cells, energy, mean_share, frequency, seed)
+        elif self.matched_start and len(cells):
             self._match_mean_shares(cells, energy, mean_share.float(), seed)
+
+    @torch.no_grad()
+    def _match_hit_frequencies(self, cells: torch.Tensor, seed: int) -> torch.Tensor:
+        """With ``hit_logits``: fit :attr:`hit_logit` so that the hit choice, with the hit counts of the
+        training showers ``cells`` ``(N, L, Y, X)`` MeV and the network's output left out, hits each cell as often
+        as they do; returns that frequency ``(L, P)`` (float64).
+
+        A fixed-point iteration, :data:`HIT_MATCH_STEPS` steps of :data:`HIT_MATCH_BATCH` showers: each moves a
+        cell's logit by :data:`HIT_MATCH_RATE` times the log of the ratio of its frequency in the training showers
+        to that of the draw (both plus :data:`HIT_FREQUENCY_FLOOR`); the result is the mean over the second half
+        of the steps (their statistical jitter averages out).
+        """
+        assert self.hit_logit is not None  # called only with hit_logits
+        layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
+        hits = torch.zeros(layers, pixels, dtype=torch.float64)
+        for start in range(0, len(cells), 1024):
+            hits += (cells[start:start + 1024].reshape(-1, layers, pixels) > 0).sum(dim=0)
+        frequency = hits / len(cells)
+        target = torch.log(frequency + HIT_FREQUENCY_FLOOR).float()
+        generator = torch.Generator().manual_seed(seed)
+        logit, average = target.clone(), torch.zeros_like(target)
+        for step in range(HIT_MATCH_STEPS):
+            rows = torch.randint(0, len(cells), (min(HIT_MATCH_BATCH, len(cells)),), generator=generator)
+            counts = (cells[rows].reshape(len(rows), layers, pixels) > 0).sum(dim=2)
+            drawn = self._hits(logit.expand(len(rows), layers, pixels), counts, generator).float().mean(dim=0)
+            logit += HIT_MATCH_RATE * (target - torch.log(drawn + HIT_FREQUENCY_FLOOR))
+            if step >= HIT_MATCH_STEPS // 2:
+                average += logit / (HIT_MATCH_STEPS - HIT_MATCH_STEPS // 2)
+        self.hit_logit.copy_(average.reshape(-1))
+        return frequency
+
+    @torch.no_grad()
+    def _match_hit_shares(self, cells: torch.Tensor, energy: torch.Tensor, mean_share: torch.Tensor,
+                          frequency: torch.Tensor, seed: int) -> None:
+        """With ``hit_logits``, after :meth:`_match_hit_frequencies`: fit :attr:`cell_logit` so that a cell, when
+        the hit choice keeps it, gets on average the share of its layer's energy that the training showers
+        ``cells`` ``(N, L, Y, X)`` MeV give it where it is hit (``mean_share / frequency``, both ``(L, P)``;
+        incident energies ``energy`` ``(N,)`` MeV for ``share_noise``).
+
+        A fixed-point iteration as for the hit logits: each step moves a cell's logit by
+        :data:`HIT_MATCH_RATE` times the log of the ratio of the target to its mean share over the draws that
+        keep it, where :data:`HIT_MATCH_MIN_HITS` or more do (the others wait); the mean over the second half of
+        the steps is kept.
+        """
+        assert self.hit_logit is not None  # called only with hit_logits
+        layers, pixels = mean_share.shape
+        seen = frequency > 0
+        target = torch.log(torch.where(seen, mean_share / frequency.clamp_min(1e-30), torch.ones_like(frequency)))
+        generator = torch.Generator().manual_seed(seed + 1)
+        logit = self.cell_logit.detach().view(layers, pixels).clone()
+        average = torch.zeros_like(logit)
+        hit_logits = self.hit_logit.view(layers, pixels)
+        for step in range(HIT_MATCH_STEPS):
+            rows = torch.randint(0, len(cells), (min(HIT_MATCH_BATCH, len(cells)),), generator=generator)
+            flat = cells[rows].reshape(len(rows), layers, pixels)
+            shares = self.cells_from_logits(logit.expand(len(rows), layers, pixels), torch.ones(len(rows), layers),
+                                            (flat > 0).sum(dim=2), generator, energy=energy[rows],
+                                            hit_logits=hit_logits.expand(len(rows), layers, pixels))
+            kept = (shares > 0).sum(dim=0)
+            conditional = shares.double().sum(dim=0) / kept.clamp_min(1)
+            update = torch.where(seen & (kept >= HIT_MATCH_MIN_HITS),
+                                 target - torch.log(conditional.clamp_min(1e-30)), torch.zeros_like(target))
+            logit += HIT_MATCH_RATE * update.float()
+            if step >= HIT_MATCH_STEPS // 2:
+                average += logit / (HIT_MATCH_STEPS - HIT_MATCH_STEPS // 2)
+        self.cell_logit.copy_(average.reshape(-1))
 
     def _fit_share_spread(self, cells: torch.Tensor, energy: torch.Tensor) -> None:
         """Start :attr:`share_spread` at the training showers' ``cells`` ``(N, L, Y, X)`` MeV (incident
@@ -435,19 +530,19 @@ class Generator(nn.Module):
             self.cell_logit.copy_(logits.detach().reshape(-1))
 
     def cells_from_logits(self, logits: torch.Tensor, layer_energy: torch.Tensor, counts: torch.Tensor,
-                          generator: torch.Generator | None = None, *, energy: torch.Tensor | None = None
-                          ) -> torch.Tensor:
+                          generator: torch.Generator | None = None, *, energy: torch.Tensor | None = None,
+                          hit_logits: torch.Tensor | None = None) -> torch.Tensor:
         """Cells ``(N, L, P)`` MeV of the ``energy_flow`` generator's logits ``(N, L, P)``: each layer's
         ``counts`` ``(N, L)`` cells of largest logit (with ``sampled_hits``: of largest logit plus Gumbel noise
         drawn with ``generator``) share its energy ``layer_energy`` ``(N, L)`` MeV in proportion to the
         exponentials of their logits (a softmax over the kept cells); the others are 0. With ``share_noise``
         each logit of the share (not of the hit choice) has noise added: the log of an exponential variable,
         shifted and scaled to mean 0 and standard deviation :meth:`share_sigma` for the incident energies
-        ``energy`` ``(N,)`` MeV (skewed like the Monte Carlo's: a long tail to small shares, a short one to large)."""
-        ranked = logits.detach()
-        if self.sampled_hits:
-            ranked = gumbel(ranked.shape, generator, ranked.device).add_(ranked)
-        keep = largest(ranked, counts)
+        ``energy`` ``(N,)`` MeV (skewed like the Monte Carlo's: a long tail to small shares, a short one to large).
+        The hit choice reads ``hit_logits`` (broadcast to ``(N, L, P)``) where given, else
+        :meth:`hit_choice_logits` of ``logits``."""
+        keep = self._hits(self.hit_choice_logits(logits) if hit_logits is None else hit_logits.detach(), counts,
+                          generator)
         if self.share_spread is not None:
             if energy is None:
                 msg = "a generator with share_noise needs the incident energies (energy=) to share the cells' energy"
@@ -460,6 +555,22 @@ class Generator(nn.Module):
         weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
         scale = layer_energy.to(weights.dtype) / weights.sum(dim=-1).clamp_min(1e-30)
         return weights * scale[..., None]
+
+    def hit_choice_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """The logits ``(N, L, P)`` of the hit choice for the logits ``logits`` of the cells' shares (the network's
+        output plus :attr:`cell_logit`), detached: the same, or with ``hit_logits`` each cell's
+        :attr:`cell_logit` swapped for its :attr:`hit_logit`."""
+        ranked = logits.detach()
+        if self.hit_logit is None:
+            return ranked
+        return ranked + (self.hit_logit - self.cell_logit.detach()).view(ranked.shape[-2:])
+
+    def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The hit mask ``(N, L, P)``: each layer's ``counts`` ``(N, L)`` cells of largest logit ``ranked``, with
+        ``sampled_hits`` after Gumbel noise (drawn without replacement in proportion to ``exp(ranked)``)."""
+        if self.sampled_hits:
+            ranked = gumbel(ranked.shape, generator, ranked.device).add_(ranked)
+        return largest(ranked, counts)
 
     def sample_cells(self, z: torch.Tensor, conditions: torch.Tensor, energy: torch.Tensor, energy_max: float,
                      generator: torch.Generator | None, *, hidden_dtype: torch.dtype = torch.float32,
