@@ -189,6 +189,8 @@ MATCHED_START_STEPS, MATCHED_START_BATCH, MATCHED_START_LR = 300, 512, 0.05
 #: ``hit_logits``: fixed-point steps, showers per step and rate of the fits of the hit and cell logits, the hit
 #: frequency floor (1e-4: a cell hit once in 10000 showers) and the hits a cell needs in a step to move its logit
 HIT_MATCH_STEPS, HIT_MATCH_BATCH, HIT_MATCH_RATE, HIT_FREQUENCY_FLOOR, HIT_MATCH_MIN_HITS = 200, 1024, 0.5, 1e-4, 5
+#: the weight by which a step's draws fall per later step in those fits (a memory of about ten steps)
+HIT_MATCH_MEMORY = 0.9
 
 #: ``share_noise``: incident-energy bins (equal counts) of the start of the spreads, hits a bin needs to count
 #: for a cell, the smallest and largest spread (in the log of a cell's share) and the reference energy (MeV)
@@ -376,10 +378,13 @@ class Generator(nn.Module):
         training showers ``cells`` ``(N, L, Y, X)`` MeV and the network's output left out, hits each cell as often
         as they do; returns that frequency ``(L, P)`` (float64).
 
-        A fixed-point iteration, :data:`HIT_MATCH_STEPS` steps of :data:`HIT_MATCH_BATCH` showers: each moves a
+        A fixed-point iteration, :data:`HIT_MATCH_STEPS` steps of :data:`HIT_MATCH_BATCH` showers (drawn with
+        replacement, so that a small training set still gives each step enough draws of its rare cells): each moves a
         cell's logit by :data:`HIT_MATCH_RATE` times the log of the ratio of its frequency in the training showers
-        to that of the draw (both plus :data:`HIT_FREQUENCY_FLOOR`); the result is the mean over the second half
-        of the steps (their statistical jitter averages out).
+        to that of the draws (both plus :data:`HIT_FREQUENCY_FLOOR`); the draws' counts are summed over the steps,
+        each step's weight falling by :data:`HIT_MATCH_MEMORY` per step (the log of a few steps' frequency of a rare
+        cell is biased low, and its logit would come out high); the result is the mean over the second half of
+        the steps (their statistical jitter averages out).
         """
         assert self.hit_logit is not None  # called only with hit_logits
         layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
@@ -390,11 +395,14 @@ class Generator(nn.Module):
         target = torch.log(frequency + HIT_FREQUENCY_FLOOR).float()
         generator = torch.Generator().manual_seed(seed)
         logit, average = target.clone(), torch.zeros_like(target)
+        kept, draws = torch.zeros_like(target), 0.0  # with memory HIT_MATCH_MEMORY
         for step in range(HIT_MATCH_STEPS):
-            rows = torch.randint(0, len(cells), (min(HIT_MATCH_BATCH, len(cells)),), generator=generator)
+            rows = torch.randint(0, len(cells), (HIT_MATCH_BATCH,), generator=generator)
             counts = (cells[rows].reshape(len(rows), layers, pixels) > 0).sum(dim=2)
-            drawn = self._hits(logit.expand(len(rows), layers, pixels), counts, generator).float().mean(dim=0)
-            logit += HIT_MATCH_RATE * (target - torch.log(drawn + HIT_FREQUENCY_FLOOR))
+            kept = HIT_MATCH_MEMORY * kept + self._hits(logit.expand(len(rows), layers, pixels), counts,
+                                                        generator).sum(dim=0)
+            draws = HIT_MATCH_MEMORY * draws + len(rows)
+            logit += HIT_MATCH_RATE * (target - torch.log(kept / draws + HIT_FREQUENCY_FLOOR))
             if step >= HIT_MATCH_STEPS // 2:
                 average += logit / (HIT_MATCH_STEPS - HIT_MATCH_STEPS // 2)
         self.hit_logit.copy_(average.reshape(-1))
@@ -410,25 +418,28 @@ class Generator(nn.Module):
 
         A fixed-point iteration as for the hit logits: each step moves a cell's logit by
         :data:`HIT_MATCH_RATE` times the log of the ratio of the target to its mean share over the draws that
-        keep it, where :data:`HIT_MATCH_MIN_HITS` or more do (the others wait); the mean over the second half of
-        the steps is kept.
+        keep it (summed with the same memory), where :data:`HIT_MATCH_MIN_HITS` or more do (the others keep
+        their start, the log of their mean share where hit); the mean over the second half of the steps is kept.
         """
         assert self.hit_logit is not None  # called only with hit_logits
         layers, pixels = mean_share.shape
         seen = frequency > 0
         target = torch.log(torch.where(seen, mean_share / frequency.clamp_min(1e-30), torch.ones_like(frequency)))
         generator = torch.Generator().manual_seed(seed + 1)
-        logit = self.cell_logit.detach().view(layers, pixels).clone()
+        # start: the log of the mean share where hit (a cell kept too rarely to be fitted keeps it)
+        logit = torch.where(seen, target, torch.log(mean_share.clamp_min(1e-12))).float()
         average = torch.zeros_like(logit)
+        kept, summed = torch.zeros_like(target), torch.zeros_like(target)  # with memory HIT_MATCH_MEMORY
         hit_logits = self.hit_logit.view(layers, pixels)
         for step in range(HIT_MATCH_STEPS):
-            rows = torch.randint(0, len(cells), (min(HIT_MATCH_BATCH, len(cells)),), generator=generator)
+            rows = torch.randint(0, len(cells), (HIT_MATCH_BATCH,), generator=generator)
             flat = cells[rows].reshape(len(rows), layers, pixels)
             shares = self.cells_from_logits(logit.expand(len(rows), layers, pixels), torch.ones(len(rows), layers),
                                             (flat > 0).sum(dim=2), generator, energy=energy[rows],
                                             hit_logits=hit_logits.expand(len(rows), layers, pixels))
-            kept = (shares > 0).sum(dim=0)
-            conditional = shares.double().sum(dim=0) / kept.clamp_min(1)
+            kept = HIT_MATCH_MEMORY * kept + (shares > 0).sum(dim=0)
+            summed = HIT_MATCH_MEMORY * summed + shares.double().sum(dim=0)
+            conditional = summed / kept.clamp_min(1e-30)
             update = torch.where(seen & (kept >= HIT_MATCH_MIN_HITS),
                                  target - torch.log(conditional.clamp_min(1e-30)), torch.zeros_like(target))
             logit += HIT_MATCH_RATE * update.float()
