@@ -178,6 +178,28 @@ def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(traine
     assert loaded.model_config.share_noise is False and loaded.network.share_spread is None
 
 
+def test_a_gan_with_hit_logits_saves_and_loads_them_and_samples(trained_models, tmp_path) -> None:  # noqa: ANN001
+    """The fitted hit logits are a buffer of the generator, not a learnt weight: model.pt must carry them."""
+    import torch
+
+    from calolab.gen.checkpoint import load_generator
+    from calolab.gen.task import GanTask
+    from calolab.gen.train import export_model
+
+    checkpoint = torch.load(trained_models["gan"] / "best.ckpt", map_location="cpu", weights_only=False)
+    hparams = checkpoint["hyper_parameters"]
+    options = {**hparams["model_config"], "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4,
+               "hit_logits": True}
+    task = GanTask(**{**hparams, "model_config": options})
+    assert task.generator.hit_logit is not None
+    task.generator.hit_logit.copy_(torch.randn_like(task.generator.hit_logit))
+    loaded = load_generator(export_model(task, tmp_path / "model.pt"))
+    assert loaded.model_config.hit_logits is True
+    assert torch.equal(loaded.network.hit_logit, task.generator.hit_logit)
+    cells = loaded.sample(np.full(5, 3e3), np.zeros(5), np.full(5, 11), seed=0)
+    assert cells.shape == (5, *loaded.shape) and np.isfinite(cells).all() and (cells >= 0).all()
+
+
 def _saved_as_then_and_loaded(checkpoint: dict, old: Any, saved_options: dict, path: Path) -> Any:
     """``checkpoint`` (a GAN's best.ckpt) rewritten as an older calolab saved it -- the weights of the
     ``GanTask`` ``old`` and the model options ``saved_options`` (without the keys added since) -- at ``path``,
