@@ -627,3 +627,34 @@ def test_hit_logits_give_each_ring_of_cells_its_hits_and_mean_share_where_one_lo
 def test_hit_logits_need_sampled_hits() -> None:
     with pytest.raises(ConfigError, match="hit_logits.*sampled_hits"):
         model_config("gan", {"hit_logits": True, "sampled_hits": False})
+
+
+def test_share_profile_loss_bands_cells_by_mean_share_and_pulls_a_starved_halo_back(pisa_showers) -> None:  # noqa: ANN001
+    """The bands: half a decade of mean share each, per layer (the core cell of a 2-5 GeV e- in the first layer
+    holds ~0.8 of it: band 0). The loss is 0 for the real showers themselves, grows when the far cells of a layer
+    lose most of their share to the core, and its gradient reaches the generator's logits."""
+    cells, energy = torch.from_numpy(pisa_showers.cells), torch.from_numpy(pisa_showers.energy).float()
+    n, shape = len(cells), tuple(pisa_showers.cells.shape[1:])
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": False,
+               "share_noise": False, "share_profile_weight": 1.0}
+    generator = Generator(shape, 3, GanConfig.model_validate(options))
+    generator.fit_energy_flow(cells, energy, seed=1)
+    assert generator.share_band is not None
+    bands = generator.share_band.view(shape[0], -1)
+    centre = (shape[1] // 2) * shape[2] + shape[2] // 2
+    assert int(bands[0, centre]) == 0 and int(bands[1, centre]) == gan3d.SHARE_BANDS
+    assert int(bands[0, 0]) == gan3d.SHARE_BANDS - 1  # a corner cell, never or barely hit
+    flat = cells.reshape(n, shape[0], -1).float()
+    assert float(generator.share_profile_loss(flat, flat)) == 0.0
+    starved = flat.clone()  # the first layer: the cells outside the core lose 90% of their energy to it
+    outside = starved[:, 0].clone()
+    outside[:, centre] = 0
+    starved[:, 0] -= 0.9 * outside
+    starved[:, 0, centre] += 0.9 * outside.sum(dim=1)
+    assert float(generator.share_profile_loss(starved, flat)) > 0.1
+    logits = generator.cell_logit.detach().view(shape[0], -1).expand(n, shape[0], flat.shape[2]).clone()
+    logits.requires_grad_(True)
+    drawn = generator.cells_from_logits(logits, flat.sum(dim=2), (flat > 0).sum(dim=2),
+                                        torch.Generator().manual_seed(0))
+    generator.share_profile_loss(drawn, flat).backward()
+    assert logits.grad is not None and bool((logits.grad != 0).any())

@@ -73,6 +73,21 @@ def test_a_gan_with_energy_flow_learns_its_layer_energies_and_samples_the_traini
     assert np.allclose(low.sum(axis=(2, 3)), cells.sum(axis=(2, 3)), rtol=1e-5, atol=1e-6)
 
 
+def test_a_gan_with_hit_logits_and_the_share_profile_loss_trains_logs_it_and_samples(tmp_path) -> None:  # noqa: ANN001
+    arrays = toy_arrays(64)
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 8, "hit_logits": True,
+               "share_profile_weight": 1.0}
+    config = GenTrainConfig(model="gan", model_options=options, epochs=2, batch_size=32, seed=2,
+                            output=tmp_path / "gan", logger="none")
+    result = train_generator(config, arrays=arrays)
+    profile = [row["train_share_profile"] for row in result.history if "train_share_profile" in row]
+    assert len(profile) == 2 and all(np.isfinite(profile) & (np.asarray(profile) >= 0)), result.history
+    model = load_generator(tmp_path / "gan")
+    assert model.network.hit_logit is not None and model.network.share_band is not None
+    cells = model.sample(arrays.energy[:8], arrays.theta[:8], arrays.pdg[:8], seed=1)
+    assert np.isfinite(cells).all() and (cells.sum(axis=(1, 2, 3)) > 0).all()
+
+
 def test_the_discriminator_log_view_is_the_classifier_compression_and_its_layer_view_the_log_share() -> None:
     """log_view: each cell as the low-level classifier compresses it (log(1 + E / (1e-4 E_inc))); layer_view:
     the same with the cell's layer energy in place of E_inc: 0 for an empty cell, 1 for a layer of one hit,
