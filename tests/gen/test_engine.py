@@ -160,10 +160,14 @@ def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_
     assert loaded.model_config.spectral_norm is False and loaded.model_config.energy_flow is False
 
 
-def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(trained_models, tmp_path
-                                                                          ) -> None:  # noqa: ANN001
-    """best.ckpt files written before GanConfig.share_noise have no such key and no ``share_spread`` weights:
-    an energy-flow GAN of that time rebuilds as saved (share_noise False), not with today's default."""
+@pytest.mark.parametrize(("option", "before", "attribute"), [("share_noise", False, "share_spread"),
+                                                             ("hit_logits", False, "hit_logit"),
+                                                             ("share_profile_weight", 0.0, "share_band")])
+def test_a_gan_saved_before_an_option_existed_loads_without_it(trained_models, tmp_path, option: str, before: Any,
+                                                                attribute: str) -> None:  # noqa: ANN001
+    """best.ckpt files written before GanConfig.share_noise (hit_logits, share_profile_weight) have no such key and
+    no ``share_spread`` weights (``hit_logit``, ``share_band`` buffers): an energy-flow GAN of that time rebuilds as
+    saved (the option off), not with today's default."""
     import torch
 
     from calolab.gen.task import GanTask
@@ -171,11 +175,11 @@ def test_a_gan_saved_before_share_noise_existed_loads_without_its_spreads(traine
     checkpoint = torch.load(trained_models["gan"] / "best.ckpt", map_location="cpu", weights_only=False)
     hparams = checkpoint["hyper_parameters"]
     options = {**hparams["model_config"], "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4}
-    assert GanTask(**{**hparams, "model_config": options}).generator.share_spread is not None  # today's default
-    old = GanTask(**{**hparams, "model_config": {**options, "share_noise": False}})
-    saved_options = {k: v for k, v in options.items() if k != "share_noise"}
+    assert getattr(GanTask(**{**hparams, "model_config": options}).generator, attribute) is not None  # today's default
+    old = GanTask(**{**hparams, "model_config": {**options, option: before}})
+    saved_options = {k: v for k, v in options.items() if k != option}
     loaded = _saved_as_then_and_loaded(checkpoint, old, saved_options, tmp_path / "best.ckpt")
-    assert loaded.model_config.share_noise is False and loaded.network.share_spread is None
+    assert getattr(loaded.model_config, option) == before and getattr(loaded.network, attribute) is None
 
 
 def test_a_gan_with_hit_logits_saves_and_loads_them_and_samples(trained_models, tmp_path) -> None:  # noqa: ANN001

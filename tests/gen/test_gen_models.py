@@ -474,7 +474,7 @@ def test_the_minibatch_std_discriminator_judges_a_shower_by_how_much_its_batch_v
 
 def test_sampled_hits_draw_each_cell_with_its_softmax_probability_and_give_it_the_layer_energy() -> None:
     options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "sampled_hits": True,
-               "share_noise": False}
+               "share_noise": False, "hit_logits": False}
     generator = Generator((1, 6, 6), 2, GanConfig.model_validate(options))
     probabilities = torch.tensor([0.7, 0.2, 0.1])
     logits = torch.log(probabilities).expand(20000, 1, 3)
@@ -508,7 +508,7 @@ def test_matched_start_gives_the_first_layers_halo_its_share_where_the_mean_shar
     fractions = {}
     for matched in (False, True):
         options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": matched,
-                   "share_noise": False}
+                   "share_noise": False, "hit_logits": False}
         generator = Generator(shape, 3, GanConfig.model_validate(options))
         generator.fit_energy_flow(cells, energy, seed=1)
         logits = generator.cell_logit.detach().view(shape[0], -1).expand(n, shape[0], flat.shape[2])
@@ -546,7 +546,7 @@ def test_share_noise_gives_the_cells_shares_the_spread_they_have_in_the_training
     spreads, centres = {}, {}
     for noise in (False, True):
         options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "share_noise": noise,
-                   "matched_start": False}
+                   "matched_start": False, "hit_logits": False}
         torch.manual_seed(0)
         generator = Generator(shape, 3, GanConfig.model_validate(options))
         generator.fit_energy_flow(cells, energy, seed=1)
@@ -624,9 +624,11 @@ def test_hit_logits_give_each_ring_of_cells_its_hits_and_mean_share_where_one_lo
     assert drawn[False][0][0][1] < 0.8 * hits[1]  # 1.5-3.5 cells from the axis: too few
 
 
-def test_hit_logits_need_sampled_hits() -> None:
-    with pytest.raises(ConfigError, match="hit_logits.*sampled_hits"):
-        model_config("gan", {"hit_logits": True, "sampled_hits": False})
+def test_hit_logits_apply_to_sampled_hits_only() -> None:
+    """Without sampled_hits each layer keeps its cells of largest logit: no hit logit to fit."""
+    options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4}
+    assert Generator((2, 6, 6), 2, model_config("gan", options)).hit_logit is not None  # the default
+    assert Generator((2, 6, 6), 2, model_config("gan", {**options, "sampled_hits": False})).hit_logit is None
 
 
 def test_share_profile_loss_bands_cells_by_mean_share_and_pulls_a_starved_halo_back(pisa_showers) -> None:  # noqa: ANN001
@@ -636,7 +638,7 @@ def test_share_profile_loss_bands_cells_by_mean_share_and_pulls_a_starved_halo_b
     cells, energy = torch.from_numpy(pisa_showers.cells), torch.from_numpy(pisa_showers.energy).float()
     n, shape = len(cells), tuple(pisa_showers.cells.shape[1:])
     options = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": False,
-               "share_noise": False, "share_profile_weight": 1.0}
+               "share_noise": False, "hit_logits": False, "share_profile_weight": 1.0}
     generator = Generator(shape, 3, GanConfig.model_validate(options))
     generator.fit_energy_flow(cells, energy, seed=1)
     assert generator.share_band is not None

@@ -23,7 +23,8 @@ MODELS: dict[str, type[BaseModel]] = {"gan": GanConfig, "flow": FlowConfig}
 _OPTIONS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {"flow": {"hit_counts": False},
                                                       "gan": {"spectral_norm": False, "energy_flow": False,
                                                               "sampled_hits": False, "matched_start": False,
-                                                              "share_noise": False}}
+                                                              "share_noise": False, "hit_logits": False,
+                                                              "share_profile_weight": 0.0}}
 
 
 def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:
