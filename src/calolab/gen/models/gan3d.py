@@ -137,8 +137,9 @@ class GanConfig(BaseModel):
             0.017 to 0.012 (mean 0.056 and 0.059); 25 min with seed 1: AUCs 1.0 / 0.99991 to 0.99999 / 0.9956
             (high-level JSD 0.966 to 0.876), profile distance 0.041 to 0.018, separation power mean 0.090 to 0.065,
             median 0.018 to 0.013 (runs ``gan-default-30min``, ``gan-sharenoise-30min``,
-            ``gan-default-seed1-25min``, ``gan-sharenoise-seed1-25min``). It costs about a quarter of the
-            sampling rate at batch 1000 (4.5k against 5.6-5.9k showers/s on one core).
+            ``gan-default-seed1-25min``, ``gan-sharenoise-seed1-25min``). It cost about a quarter of the
+            sampling rate at batch 1000 (4.5k against 5.6-5.9k showers/s on one core) before the noise took its
+            logs with numpy (:mod:`calolab.gen.models.noise`).
         hit_logits: with ``energy_flow`` and ``sampled_hits``, the hit choice reads its own logit per cell
             (:attr:`Generator.hit_logit`, with the network's output) instead of the cell's logit of its share.
             With one logit for both, a cell's chance to be hit and its share of the layer's energy are tied, and
@@ -205,7 +206,8 @@ class GanConfig(BaseModel):
 MATCHED_START_STEPS, MATCHED_START_BATCH, MATCHED_START_LR = 300, 512, 0.05
 
 #: ``hit_logits``: fixed-point steps, showers per step and rate of the fits of the hit and cell logits, the hit
-#: frequency floor (1e-4: a cell hit once in 10000 showers) and the hits a cell needs in a step to move its logit
+#: frequency floor (1e-4: a cell hit once in 10000 showers) and the hits (summed over the steps with the memory
+#: below) a cell needs to move its cell logit
 HIT_MATCH_STEPS, HIT_MATCH_BATCH, HIT_MATCH_RATE, HIT_FREQUENCY_FLOOR, HIT_MATCH_MIN_HITS = 200, 1024, 0.5, 1e-4, 5
 #: the weight by which a step's draws fall per later step in those fits (a memory of about ten steps)
 HIT_MATCH_MEMORY = 0.9
