@@ -6,7 +6,8 @@ For e- of 10-100 GeV (uniform) in the ``pisa-csi`` preset (12 x 25 x 25 CsI cell
 * each generative model (``gan``: 3DGAN-style with its layer energies and hit counts from an energy flow
   (the default ``energy_flow``), in float32 and with its hidden layers in bfloat16 (``gan-bfloat16``,
   :attr:`~calolab.gen.checkpoint.TrainedGenerator.precision`); ``gan-plain``: the same without the energy
-  flow (``energy_flow: false``), in float32 and bfloat16; ``flow``: CaloFlow-style
+  flow (``energy_flow: false``), in float32 and bfloat16; ``gan-no-axisshift``: the default without ``axis_shift``;
+  ``flow``: CaloFlow-style
   with its default spline couplings, ``flow-affine``: the same with affine couplings) with its default
   architecture, through
   the full engine path (:class:`~calolab.gen.engine.ModelEngine`: condition checks, sampling,
@@ -85,6 +86,7 @@ def time_mc(n: int, repeats: int) -> tuple[dict, np.ndarray, np.ndarray]:
 UNTRAINED = {"gan": ("gan", {}, "float32"), "gan-bfloat16": ("gan", {}, "bfloat16"),
              "gan-plain": ("gan", {"energy_flow": False}, "float32"),
              "gan-plain-bfloat16": ("gan", {"energy_flow": False}, "bfloat16"),
+             "gan-no-axisshift": ("gan", {"axis_shift": False}, "float32"),
              "flow": ("flow", {}, "float32"), "flow-affine": ("flow", {"spline_bins": 0}, "float32")}
 
 

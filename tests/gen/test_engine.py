@@ -162,12 +162,13 @@ def test_a_gan_checkpoint_saved_before_spectral_norm_existed_loads_with_a_plain_
 
 @pytest.mark.parametrize(("option", "before", "attribute"), [("share_noise", False, "share_spread"),
                                                              ("hit_logits", False, "hit_logit"),
-                                                             ("share_profile_weight", 0.0, "share_band")])
+                                                             ("share_profile_weight", 0.0, "share_band"),
+                                                             ("axis_shift", False, "axis_shift")])
 def test_a_gan_saved_before_an_option_existed_loads_without_it(trained_models, tmp_path, option: str, before: Any,
                                                                 attribute: str) -> None:  # noqa: ANN001
-    """best.ckpt files written before GanConfig.share_noise (hit_logits, share_profile_weight) have no such key and
-    no ``share_spread`` weights (``hit_logit``, ``share_band`` buffers): an energy-flow GAN of that time rebuilds as
-    saved (the option off), not with today's default."""
+    """best.ckpt files written before GanConfig.share_noise (hit_logits, share_profile_weight, axis_shift) have no
+    such key and no ``share_spread`` weights (``hit_logit``, ``share_band`` buffers, ``axis_shift`` weights): an
+    energy-flow GAN of that time rebuilds as saved (the option off), not with today's default."""
     import torch
 
     from calolab.gen.task import GanTask

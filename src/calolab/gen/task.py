@@ -156,11 +156,12 @@ class GanTask(GenTask):
         return self.cell_transform.inverse(self._generate(conditions, energy, generator)[:, 0])
 
     def _generate_like(self, x_real: torch.Tensor, conditions: torch.Tensor, energy: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """With the energy flow: fake showers (transformed, as ``x_real``) with the layer energies and hit
         counts of the real ones, the energy flow's negative log-likelihood per coordinate of the real ones
-        (the generator reads the real showers' mapped energy coordinates, detached), and with
-        ``share_profile_weight`` the generator's :meth:`~Generator.share_profile_loss` (else 0)."""
+        (the generator reads the real showers' mapped energy coordinates, detached), and the generator's moment
+        losses that are on, by the name of their weight without ``_weight``: ``share_profile``
+        (:meth:`~Generator.share_profile_loss`) and ``centre_spread`` (:meth:`~Generator.centre_spread_loss`)."""
         flow = cast(LayerEnergyFlow, self.generator.layer_energies)
         real = self.cell_transform.inverse(x_real[:, 0])
         log_p, mapped = flow.log_prob(real, conditions, energy)
@@ -172,9 +173,12 @@ class GanTask(GenTask):
         # the cell transform (E / s)^p, with a finite gradient at the empty cells (p < 1)
         scaled = cells / self.cell_transform.scale
         x = torch.where(scaled > 0, scaled.clamp_min(1e-30) ** self.cell_transform.power, torch.zeros_like(scaled))
-        profile = (self.generator.share_profile_loss(cells, flat) if self.generator.share_band is not None
-                   else torch.zeros((), device=x.device))
-        return x.view_as(x_real), -log_p.mean() / flow.dim, profile
+        moments = {}
+        if self.config.share_profile_weight > 0:
+            moments["share_profile"] = self.generator.share_profile_loss(cells, flat)
+        if self.config.centre_spread_weight > 0 and self.generator.axis_shift is not None:
+            moments["centre_spread"] = self.generator.centre_spread_loss(cells, flat, energy)
+        return x.view_as(x_real), -log_p.mean() / flow.dim, moments
 
     def _ratio(self, x: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
         return self.cell_transform.inverse(x).sum(dim=(1, 2, 3, 4)) / energy
@@ -207,15 +211,15 @@ class GanTask(GenTask):
         ratio_real = self._ratio(x_real, energy)
         logs = {}
         if opt_energy:  # the energy flow learns the real showers' layer energies by likelihood
-            x_fake, energy_nll, share_profile = self._generate_like(x_real, batch["conditions"], energy)
+            x_fake, energy_nll, moments = self._generate_like(x_real, batch["conditions"], energy)
             opt_energy[0].zero_grad()
             self.manual_backward(energy_nll)
             self.clip_gradients(opt_energy[0], gradient_clip_val=5.0, gradient_clip_algorithm="norm")  # as the flow
             opt_energy[0].step()
             logs["train_energy_nll"] = energy_nll.detach()
-            logs["train_share_profile"] = share_profile.detach()
+            logs.update({f"train_{name}": value.detach() for name, value in moments.items()})
         else:
-            x_fake, share_profile = self._generate(batch["conditions"], energy, None), torch.zeros(())
+            x_fake, moments = self._generate(batch["conditions"], energy, None), {}
         ratio_fake = self._ratio(x_fake, energy)
         # discriminator: real (one-sided label smoothing 0.9) vs fake, auxiliary heads on real showers
         out_real = self._discriminate(x_real, ratio_real, energy)
@@ -230,10 +234,19 @@ class GanTask(GenTask):
         out = self._discriminate(x_fake, ratio_fake, energy)
         adversarial_g = bce(out["logit"], torch.ones_like(out["logit"]))
         total_energy = ((ratio_fake - ratio_real).abs() / ratio_real.clamp_min(1e-6)).mean()
-        loss_g = (adversarial_g + self._aux_loss(out, batch) + self.config.total_energy_weight * total_energy
-                  + self.config.share_profile_weight * share_profile)
+        loss_g = adversarial_g + self._aux_loss(out, batch) + self.config.total_energy_weight * total_energy
+        axis_gradient = None
+        for name, value in moments.items():  # the generator's moment losses, each with its weight
+            weighted = getattr(self.config, f"{name}_weight") * value
+            if name == "centre_spread":  # trains the axis shift only (pushed by it, the network broke the widths)
+                axis_shift = cast(nn.Parameter, self.generator.axis_shift)
+                axis_gradient = torch.autograd.grad(weighted, axis_shift, retain_graph=True)[0]
+            else:
+                loss_g = loss_g + weighted
         opt_g.zero_grad()
         self.manual_backward(loss_g)
+        if axis_gradient is not None:
+            axis_shift.grad = axis_gradient if axis_shift.grad is None else axis_shift.grad + axis_gradient
         opt_g.step()
         self.log_dict({"train_loss_d": loss_d.detach(), "train_loss_g": loss_g.detach(),
                        "train_adversarial_d": adversarial_d.detach(), "train_total_energy": total_energy.detach(),

@@ -24,7 +24,8 @@ _OPTIONS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {"flow": {"hit_counts"
                                                       "gan": {"spectral_norm": False, "energy_flow": False,
                                                               "sampled_hits": False, "matched_start": False,
                                                               "share_noise": False, "hit_logits": False,
-                                                              "share_profile_weight": 0.0}}
+                                                              "share_profile_weight": 0.0, "axis_shift": False,
+                                                              "centre_spread_weight": 0.0}}
 
 
 def model_config(name: str, options: dict[str, Any] | None = None) -> BaseModel:

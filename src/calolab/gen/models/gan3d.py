@@ -174,6 +174,43 @@ class GanConfig(BaseModel):
             share beyond 5.5 cells 0.028 (Monte Carlo 0.029). The worst observables are then the shower centres
             (separation power 0.13-0.20). Runs ``gan-hitlogits-profile-30min`` and
             ``gan-hitlogits-profile-seed1-25min``.
+        axis_shift: with ``energy_flow``, each shower's layers are moved sideways by offsets (cells, in x and y,
+            :meth:`Generator.axis_offsets`) that are correlated from layer to layer, of a spread per layer that
+            follows a power of ``E_inc``, all learnt (:attr:`Generator.axis_shift`); a layer moves by adding to its
+            cells' logits of their shares the offset times the slope of the map of learnt cell logits
+            (:meth:`Generator.logit_slopes`; a shift to first order). In the Monte Carlo a shower's centre of
+            energy in a layer moves from shower to shower (pisa-csi e- of 5-15 GeV: 0.15-0.25 cells in layers 3-4),
+            and neighbouring layers' centres are correlated by 0.3-0.45 (a sub-shower that leaves the axis crosses
+            several layers); the share noise, independent per cell, gave 0.6 times that spread and no
+            correlation (0.0-0.1). The hit choice moves too, along the slopes of the map of hit logits
+            (:attr:`Generator.hit_logit`; with ``hit_logits`` the cell logits are the mean shares *where hit*, nearly
+            flat in the deep layers, whose centres only the hits move). Before training the offsets are fitted to
+            :meth:`Generator.centre_spread_loss` with the learnt logits alone (:meth:`Generator._fit_axis_shift`),
+            and the hit and cell logits are fitted again with them (the offsets widen where cells are hit). 30 min
+            (seed 0) against the same run without it (``gan-hitlogits-profile-30min``): the spread of the showers'
+            centres 0.091 cells (Monte Carlo 0.098; 0.044 without), of layer 4's 0.29 (0.33; 0.18), the mean
+            separation power of the 21 validation observables 0.014 against 0.030 (median 0.009 against 0.010; the
+            centres leave the worst), the high-level classifier AUC 0.9675 against 0.9885 (JSD 0.659 against
+            0.795), but the low-level AUC 0.99689 +- 0.0005 against 0.99347 +- 0.0008 (run
+            ``gan-axisshift-fitonly-30min``); 25 min with seed 1 (against ``gan-hitlogits-profile-seed1-25min``):
+            centres 0.091 (0.038 without), mean separation power 0.013 against 0.032 (median 0.007 against
+            0.010), high-level AUC 0.9744 against 0.9886 (JSD 0.696 against 0.800), low-level 0.99610 +- 0.0006
+            against 0.99524 (run ``gan-axisshift-seed1-25min``). The first layer's core is one hot cell whose
+            neighbours the shift (to first order) makes too large and variable at 15-30 GeV (second cell
+            0.051 +- 0.036 of the layer against 0.036 +- 0.014). On by default: the showers' centres, widths and
+            other validation observables come right in both seeds and the high-level AUC falls, though the
+            low-level AUC, which the cells' energy spectrum decides (a classifier of a per-shower histogram of the
+            cells' energies in MeV alone reaches 1.0 with or without the shift), does not. It costs 9-20% of the
+            sampling rate at batch 1000 (6.3k against 6.9k and 4.8k against 5.9k showers/s on one core in two runs
+            of bench/generation.py).
+        centre_spread_weight: with ``axis_shift``, the weight of a loss that keeps the spread of the showers'
+            per-layer centres of energy and the correlation of neighbouring layers' centres at the real showers'
+            (:meth:`Generator.centre_spread_loss`); it trains :attr:`Generator.axis_shift` only. Pushing the network
+            as well, the network made the centres wander itself and broke the showers' widths: 30 min with the
+            offsets started at 0.05 cells, not fitted, and moving the shares only, the centres' spread came to 0.105
+            cells but the lateral width's separation power rose to 0.24, AUCs 0.99879 / 0.9975 (run
+            ``gan-axisshift-30min``); with the fitted offsets moving the hits as well, 0.99522 / 0.9887 and mean
+            separation power 0.024 (``gan-axisshift-hits-30min``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -200,6 +237,8 @@ class GanConfig(BaseModel):
     share_noise: bool = True
     hit_logits: bool = True
     share_profile_weight: float = Field(default=1.0, ge=0)
+    axis_shift: bool = True
+    centre_spread_weight: float = Field(default=1.0, ge=0)
 
 
 #: ``matched_start``: Adam steps, showers per step and learning rate of the fit of the cell logits
@@ -214,6 +253,23 @@ HIT_MATCH_MEMORY = 0.9
 
 #: ``share_profile_weight``: bands of the cells' mean shares per decade, and bands per layer (down to 1e-6)
 SHARE_BANDS_PER_DECADE, SHARE_BANDS = 2, 12
+
+#: ``axis_shift``: the start of the offsets' spread (cells, at every energy) and of the correlation of neighbouring
+#: layers' offsets
+AXIS_SHIFT_START_SPREAD, AXIS_SHIFT_START_CORRELATION = 0.05, 0.5
+#: ``axis_shift``: the largest slope of the cell-logit map it uses (per cell; a shower's core falls by about 3 per
+#: cell; the map's steps to cells never hit, at the log of 1e-12, are 20 or more and would move them as much)
+AXIS_SHIFT_MAX_SLOPE = 5.0
+#: ``axis_shift``: the smallest and largest spread of a layer's offsets (cells; the shift is to first order, and a
+#: deep layer's centre wanders by several cells when few particles reach it, which its hits and share noise give)
+AXIS_SHIFT_SPREAD_RANGE = (1e-3, 1.0)
+#: ``axis_shift``: Adam steps, showers per step and learning rate of its fit before training
+AXIS_SHIFT_FIT_STEPS, AXIS_SHIFT_FIT_BATCH, AXIS_SHIFT_FIT_LR = 150, 256, 0.05
+#: the summed weight of a layer's kept cells below which their softmax is shifted by their own largest logit (its
+#: square, in the gradient, must stay above float32's smallest normal number, 1.2e-38)
+SOFTMAX_UNDERFLOW = 1e-15
+#: ``centre_spread_weight``: the floor added to each layer's centre variance (cells^2) before its log is compared
+CENTRE_VARIANCE_FLOOR = 1e-4
 
 #: ``share_noise``: incident-energy bins (equal counts) of the start of the spreads, hits a bin needs to count
 #: for a cell, the smallest and largest spread (in the log of a cell's share) and the reference energy (MeV)
@@ -265,6 +321,15 @@ def _crop(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
         start = (size - target) // 2
         slices.append(slice(start, start + target))
     return x[..., slices[0], slices[1], slices[2]]
+
+
+def _shifted(logits: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
+    """Logits ``(N, L, P)`` of layers moved sideways by ``offsets`` ``(N, 2, L)`` (cells; x, y), to first order:
+    ``logit(x - dx, y - dy) = logit - dx dlogit/dx - dy dlogit/dy`` with the map's ``slopes`` ``(2, L, P)``."""
+    slopes = slopes.to(logits.dtype)
+    # two fused passes over the cells (a product and a difference per axis would be four)
+    moved = torch.addcmul(logits, offsets[:, 0, :, None], slopes[0], value=-1)
+    return moved.addcmul_(offsets[:, 1, :, None], slopes[1], value=-1)
 
 
 class Generator(nn.Module):
@@ -325,6 +390,12 @@ class Generator(nn.Module):
         if self.layer_energies is not None and config.share_noise:
             # per cell: the log of its share's spread at SHARE_SPREAD_REFERENCE, and its slope in log E_inc
             self.share_spread = nn.Parameter(torch.zeros(2, math.prod(self.shape)))
+        self.axis_shift: nn.Parameter | None = None
+        if self.layer_energies is not None and config.axis_shift:
+            # per layer: the log of the offsets' spread (cells) at 1 GeV, its slope in log E_inc, and the atanh of the
+            # correlation with the layer before (unused for the first layer)
+            start = [math.log(AXIS_SHIFT_START_SPREAD), 0.0, math.atanh(AXIS_SHIFT_START_CORRELATION)]
+            self.axis_shift = nn.Parameter(torch.tensor(start)[:, None].repeat(1, self.shape[0]))
         self.hit_logit: torch.Tensor | None
         # with hit_logits, each cell's logit of the hit choice (fitted before training, not learnt)
         self.register_buffer("hit_logit", torch.zeros(math.prod(self.shape))
@@ -400,13 +471,47 @@ class Generator(nn.Module):
             layer = torch.arange(self.shape[0])[:, None] * SHARE_BANDS
             self.share_band.copy_((layer + band.long()).reshape(-1))
         if self.hit_logit is not None and len(cells):
-            frequency = self._match_hit_frequencies(cells, seed)
+            frequency = self._match_hit_frequencies(cells, energy, seed)
             self._match_hit_shares(cells, energy, mean_share, frequency, seed)
         elif self.matched_start and len(cells):
             self._match_mean_shares(cells, energy, mean_share.float(), seed)
+        if self.axis_shift is not None and len(cells) > 1:
+            self._fit_axis_shift(cells, energy, seed)
+            if self.hit_logit is not None:  # the shifts widen where cells are hit: fit the logits again with them
+                frequency = self._match_hit_frequencies(cells, energy, seed)
+                self._match_hit_shares(cells, energy, mean_share, frequency, seed)
+
+    def _fit_axis_shift(self, cells: torch.Tensor, energy: torch.Tensor, seed: int) -> None:
+        """With ``axis_shift``, after the cell and hit logits: fit :attr:`axis_shift` so that the showers of the
+        learnt cell logits alone (the network's output left out; hit choice and share noise as in sampling), with
+        the layer energies and hit counts of the training showers ``cells`` ``(N, L, Y, X)`` MeV (incident energies
+        ``energy`` ``(N,)`` MeV), have their centres' spread and layer-to-layer correlation
+        (:meth:`centre_spread_loss`): Adam, :data:`AXIS_SHIFT_FIT_STEPS` steps of :data:`AXIS_SHIFT_FIT_BATCH`
+        showers; the mean over the second half of the steps is kept. Training's learning rate alone barely moves it
+        (30 min at 5e-4: the spreads from 0.05 to 0.05-0.07 cells)."""
+        assert self.axis_shift is not None  # called only with axis_shift
+        generator = torch.Generator().manual_seed(seed + 2)
+        layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
+        logits = self.cell_logit.detach().view(1, layers, pixels)
+        optimiser = torch.optim.Adam([self.axis_shift], lr=AXIS_SHIFT_FIT_LR)
+        average = torch.zeros_like(self.axis_shift)
+        for step in range(AXIS_SHIFT_FIT_STEPS):
+            rows = torch.randint(0, len(cells), (min(AXIS_SHIFT_FIT_BATCH, len(cells)),), generator=generator)
+            flat = cells[rows].reshape(len(rows), layers, pixels).float()
+            drawn = self.cells_from_logits(logits.expand(len(rows), layers, pixels), flat.sum(dim=2),
+                                           (flat > 0).sum(dim=2), generator, energy=energy[rows])
+            loss = self.centre_spread_loss(drawn, flat, energy[rows])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if step >= AXIS_SHIFT_FIT_STEPS // 2:
+                average += self.axis_shift.detach() / (AXIS_SHIFT_FIT_STEPS - AXIS_SHIFT_FIT_STEPS // 2)
+        with torch.no_grad():
+            self.axis_shift.copy_(average)
+        self.zero_grad(set_to_none=True)  # the share spreads took gradients too, and are left as they were
 
     @torch.no_grad()
-    def _match_hit_frequencies(self, cells: torch.Tensor, seed: int) -> torch.Tensor:
+    def _match_hit_frequencies(self, cells: torch.Tensor, energy: torch.Tensor, seed: int) -> torch.Tensor:
         """With ``hit_logits``: fit :attr:`hit_logit` so that the hit choice, with the hit counts of the
         training showers ``cells`` ``(N, L, Y, X)`` MeV and the network's output left out, hits each cell as often
         as they do; returns that frequency ``(L, P)`` (float64).
@@ -417,7 +522,8 @@ class Generator(nn.Module):
         to that of the draws (both plus :data:`HIT_FREQUENCY_FLOOR`); the draws' counts are summed over the steps,
         each step's weight falling by :data:`HIT_MATCH_MEMORY` per step (the log of a few steps' frequency of a rare
         cell is biased low, and its logit would come out high); the result is the mean over the second half of
-        the steps (their statistical jitter averages out).
+        the steps (their statistical jitter averages out). With ``axis_shift`` the draws are shifted as in sampling
+        (incident energies ``energy`` ``(N,)`` MeV).
         """
         assert self.hit_logit is not None  # called only with hit_logits
         layers, pixels = self.shape[0], self.shape[1] * self.shape[2]
@@ -432,8 +538,11 @@ class Generator(nn.Module):
         for step in range(HIT_MATCH_STEPS):
             rows = torch.randint(0, len(cells), (HIT_MATCH_BATCH,), generator=generator)
             counts = (cells[rows].reshape(len(rows), layers, pixels) > 0).sum(dim=2)
-            kept = HIT_MATCH_MEMORY * kept + self._hits(logit.expand(len(rows), layers, pixels), counts,
-                                                        generator).sum(dim=0)
+            offsets = None if self.axis_shift is None else self.axis_offsets(energy[rows], generator).detach()
+            if offsets is not None:  # the axis shift moves the hit choice along the slopes of the current logits
+                self.hit_logit.copy_(logit.reshape(-1))
+            kept = HIT_MATCH_MEMORY * kept + self._hits(logit.expand(len(rows), layers, pixels), counts, generator,
+                                                        offsets).sum(dim=0)
             draws = HIT_MATCH_MEMORY * draws + len(rows)
             logit += HIT_MATCH_RATE * (target - torch.log(kept / draws + HIT_FREQUENCY_FLOOR))
             if step >= HIT_MATCH_STEPS // 2:
@@ -585,20 +694,112 @@ class Generator(nn.Module):
         ``energy`` ``(N,)`` MeV (skewed like the Monte Carlo's: a long tail to small shares, a short one to large).
         The hit choice reads ``hit_logits`` (broadcast to ``(N, L, P)``) where given, else
         :meth:`hit_choice_logits` of ``logits``."""
-        keep = self._hits(self.hit_choice_logits(logits) if hit_logits is None else hit_logits.detach(), counts,
-                          generator)
+        if (self.share_spread is not None or self.axis_shift is not None) and energy is None:
+            msg = ("a generator with share_noise or axis_shift needs the incident energies (energy=) to share the "
+                   "cells' energy")
+            raise ValueError(msg)
+        offsets = None if self.axis_shift is None else self.axis_offsets(cast(torch.Tensor, energy), generator)
+        ranked = self.hit_choice_logits(logits) if hit_logits is None else hit_logits.detach()
+        keep = self._hits(ranked, counts, generator, offsets)
         if self.share_spread is not None:
-            if energy is None:
-                msg = "a generator with share_noise needs the incident energies (energy=) to share the cells' energy"
-                raise ValueError(msg)
             # log of an exponential variable, standardised: a long tail to small shares, a short one to large
             noise = standardised_log_exponential(logits.shape, generator, logits.device)
-            logits = logits + noise.mul_(self.share_sigma(energy).view(logits.shape))
-        # the softmax over the kept cells, shifted by the row's largest logit (exp underflows to 0 only 87 below
-        # it, far beyond the spread of a layer's logits: a few tens, from the log of the cells' mean shares)
+            logits = logits + noise.mul_(self.share_sigma(cast(torch.Tensor, energy)).view(logits.shape))
+        if offsets is not None:
+            logits = _shifted(logits, offsets, self.logit_slopes(self.cell_logit))
+        # the softmax over the kept cells, shifted by the row's largest logit (a layer's logits spread over a few
+        # tens, from the log of the cells' mean shares, and exp underflows only 87 below it)
         weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
-        scale = layer_energy.to(weights.dtype) / weights.sum(dim=-1).clamp_min(1e-30)
+        total = weights.sum(dim=-1)
+        if bool(((total < SOFTMAX_UNDERFLOW) & (counts > 0)).any()):
+            # a row whose kept cells all lie far below a dropped one (the axis shift can move them there): shifted
+            # by the largest kept logit instead (a third slower, so not always), the others capped at it and dropped
+            largest_kept = torch.where(keep, logits.detach(), -math.inf).amax(dim=-1, keepdim=True)
+            weights = torch.exp((logits - largest_kept).clamp_max_(0)) * keep
+            total = weights.sum(dim=-1)
+        scale = layer_energy.to(weights.dtype) / total.clamp_min(1e-30)
         return weights * scale[..., None]
+
+    def axis_offsets(self, energy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """With ``axis_shift``: each shower's lateral offsets ``(N, 2, L)`` (cells; x then y) of its layers, for
+        incident energies ``energy`` ``(N,)`` MeV.
+
+        Along the depth an autoregressive process of order 1: the first layer's offset is a standard normal variable,
+        each next one ``rho_l`` times the one before plus ``sqrt(1 - rho_l^2)`` times a new one (so each is a standard
+        normal variable, correlated ``rho_l`` with the layer before), times the layer's spread
+        ``exp(a_l + b_l log(E_inc / 1 GeV))`` (within :data:`AXIS_SHIFT_SPREAD_RANGE`), ``(a, b, atanh rho)`` the
+        rows of :attr:`axis_shift`. x and y are independent.
+        """
+        assert self.axis_shift is not None  # called only with axis_shift
+        log_spread, slope, correlation = self.axis_shift
+        layers = self.shape[0]
+        rho = torch.tanh(correlation)
+        # the mixing matrix: row l holds the weights of the standard normal draws 0..l in layer l's offset
+        rows = [nn.functional.one_hot(torch.tensor(0), layers).to(rho)]
+        for layer in range(1, layers):
+            fresh = nn.functional.one_hot(torch.tensor(layer), layers).to(rho)
+            rows.append(rho[layer] * rows[-1] + torch.sqrt(1 - rho[layer] ** 2) * fresh)
+        mixing = torch.stack(rows)  # (L, L), lower triangular
+        draws = torch.randn(len(energy), 2, layers, generator=generator, device=energy.device)
+        log_energy = torch.log(energy.to(log_spread.dtype) / SHARE_SPREAD_REFERENCE)
+        low, high = (math.log(v) for v in AXIS_SHIFT_SPREAD_RANGE)
+        spread = torch.exp((log_spread + slope * log_energy[:, None]).clamp(low, high))
+        return (draws @ mixing.T) * spread[:, None, :]
+
+    def logit_slopes(self, logit: torch.Tensor) -> torch.Tensor:
+        """The slopes ``(2, L, Y * X)`` (per cell; along x, then y) of a map of learnt logits ``(L * Y * X,)``
+        (:attr:`cell_logit` or :attr:`hit_logit`; detached): central differences, one-sided at the section's edges,
+        within :data:`AXIS_SHIFT_MAX_SLOPE`."""
+        layers, ny, nx = self.shape
+        grid = logit.detach().view(layers, ny, nx)
+        along_x = torch.gradient(grid, dim=2)[0] if nx > 1 else torch.zeros_like(grid)
+        along_y = torch.gradient(grid, dim=1)[0] if ny > 1 else torch.zeros_like(grid)
+        slopes = torch.stack([along_x, along_y]).clamp(-AXIS_SHIFT_MAX_SLOPE, AXIS_SHIFT_MAX_SLOPE)
+        return slopes.view(2, layers, ny * nx)
+
+    def centre_spread_loss(self, fake: torch.Tensor, real: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
+        """With ``centre_spread_weight``: how far the fake showers' per-layer centres of energy spread and correlate
+        from layer to layer unlike the real ones', for fake and real cells ``(N, L, P)`` MeV that share their layer
+        energies and incident energies ``energy`` ``(N,)`` MeV.
+
+        The showers are split into the lower and the upper half of the batch's incident energies. In each half, the
+        centres' deviations from the real showers' mean centre of the layer are weighted by ``E_inc`` (a layer's
+        centre variance falls about as ``1 / E_inc``, so that no few low-energy showers dominate); per layer, the
+        squared log of the ratio of the fake to the real variance (x and y together, plus
+        :data:`CENTRE_VARIANCE_FLOOR`), and per pair of neighbouring layers the squared difference of the
+        correlations, are averaged. The result is their sum, averaged over the halves.
+        """
+        layers, ny, nx = self.shape
+        layer_energy = real.sum(dim=2)
+        present = (layer_energy > 0).to(fake.dtype)  # (N, L)
+        positions = [torch.arange(n, dtype=fake.dtype, device=fake.device) for n in (nx, ny)]
+
+        def centres(cells: torch.Tensor) -> torch.Tensor:  # (N, 2, L) cells
+            grid = cells.view(len(cells), layers, ny, nx)
+            sums = torch.stack([(grid.sum(dim=2) * positions[0]).sum(dim=-1),
+                                (grid.sum(dim=3) * positions[1]).sum(dim=-1)], dim=1)
+            return sums / layer_energy.clamp_min(1e-30)[:, None, :]
+
+        centre = {"fake": centres(fake), "real": centres(real)}
+        order = torch.argsort(energy)
+        half = len(order) // 2
+        loss = torch.zeros((), dtype=fake.dtype, device=fake.device)
+        parts = [order[:half], order[half:]] if half >= 2 else [order]
+        for rows in parts:
+            weight = (energy[rows] / energy[rows].mean()).to(fake.dtype)[:, None] * present[rows]  # (n, L)
+            total = weight.sum(dim=0).clamp_min(1e-30)
+            mean = ((centre["real"][rows] * weight[:, None, :]).sum(dim=0) / total).detach()  # (2, L)
+            pair_weight = torch.sqrt(weight[:, 1:] * weight[:, :-1])
+            moments = {}
+            for name, value in centre.items():
+                deviation = (value[rows] - mean) * present[rows][:, None, :]
+                variance = (weight[:, None, :] * deviation**2).sum(dim=(0, 1)) / (2 * total) + CENTRE_VARIANCE_FLOOR
+                covariance = ((pair_weight[:, None, :] * deviation[..., 1:] * deviation[..., :-1]).sum(dim=(0, 1))
+                              / (2 * pair_weight.sum(dim=0).clamp_min(1e-30)))
+                moments[name] = (variance, covariance / torch.sqrt(variance[1:] * variance[:-1]))
+            loss = loss + ((torch.log(moments["fake"][0]) - torch.log(moments["real"][0])) ** 2).mean()
+            loss = loss + ((moments["fake"][1] - moments["real"][1]) ** 2).mean()
+        return loss / len(parts)
 
     def share_profile_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """With ``share_profile_weight``: the mean over the layers' bands of cells (:attr:`share_band`) of the
@@ -624,9 +825,16 @@ class Generator(nn.Module):
             return ranked
         return ranked + (self.hit_logit - self.cell_logit.detach()).view(ranked.shape[-2:])
 
-    def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None,
+              offsets: torch.Tensor | None = None) -> torch.Tensor:
         """The hit mask ``(N, L, P)``: each layer's ``counts`` ``(N, L)`` cells of largest logit ``ranked``, with
-        ``sampled_hits`` after Gumbel noise (drawn without replacement in proportion to ``exp(ranked)``)."""
+        ``sampled_hits`` after Gumbel noise (drawn without replacement in proportion to ``exp(ranked)``); with
+        ``axis_shift`` offsets ``(N, 2, L)`` (cells) the logits are first shifted along the slopes of the hit choice's
+        map of learnt logits (:attr:`hit_logit`, else :attr:`cell_logit`): where a layer's cells are hit moves with
+        it."""
+        if offsets is not None:
+            ranked = _shifted(ranked, offsets, self.logit_slopes(self.cell_logit if self.hit_logit is None
+                                                                 else self.hit_logit))
         if self.sampled_hits:
             ranked = gumbel(ranked.shape, generator, ranked.device).add_(ranked)
         return largest(ranked, counts)
