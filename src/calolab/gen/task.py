@@ -160,8 +160,8 @@ class GanTask(GenTask):
         """With the energy flow: fake showers (transformed, as ``x_real``) with the layer energies and hit
         counts of the real ones, the energy flow's negative log-likelihood per coordinate of the real ones
         (the generator reads the real showers' mapped energy coordinates, detached), and the generator's moment
-        losses that are on, by the name of their weight without ``_weight``: ``share_profile``
-        (:meth:`~Generator.share_profile_loss`) and ``centre_spread`` (:meth:`~Generator.centre_spread_loss`)."""
+        losses that are on: ``share_profile`` (:meth:`~Generator.share_profile_loss`) and ``centre_spread``
+        (:meth:`~Generator.centre_spread_loss`)."""
         flow = cast(LayerEnergyFlow, self.generator.layer_energies)
         real = self.cell_transform.inverse(x_real[:, 0])
         log_p, mapped = flow.log_prob(real, conditions, energy)
@@ -235,14 +235,13 @@ class GanTask(GenTask):
         adversarial_g = bce(out["logit"], torch.ones_like(out["logit"]))
         total_energy = ((ratio_fake - ratio_real).abs() / ratio_real.clamp_min(1e-6)).mean()
         loss_g = adversarial_g + self._aux_loss(out, batch) + self.config.total_energy_weight * total_energy
+        if "share_profile" in moments:
+            loss_g = loss_g + self.config.share_profile_weight * moments["share_profile"]
         axis_gradient = None
-        for name, value in moments.items():  # the generator's moment losses, each with its weight
-            weighted = getattr(self.config, f"{name}_weight") * value
-            if name == "centre_spread":  # trains the axis shift only (pushed by it, the network broke the widths)
-                axis_shift = cast(nn.Parameter, self.generator.axis_shift)
-                axis_gradient = torch.autograd.grad(weighted, axis_shift, retain_graph=True)[0]
-            else:
-                loss_g = loss_g + weighted
+        if "centre_spread" in moments:  # trains the axis shift only (pushed by it, the network broke the widths)
+            axis_shift = cast(nn.Parameter, self.generator.axis_shift)
+            axis_gradient = torch.autograd.grad(self.config.centre_spread_weight * moments["centre_spread"],
+                                                axis_shift, retain_graph=True)[0]
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         if axis_gradient is not None:

@@ -538,11 +538,11 @@ class Generator(nn.Module):
         for step in range(HIT_MATCH_STEPS):
             rows = torch.randint(0, len(cells), (HIT_MATCH_BATCH,), generator=generator)
             counts = (cells[rows].reshape(len(rows), layers, pixels) > 0).sum(dim=2)
-            offsets = None if self.axis_shift is None else self.axis_offsets(energy[rows], generator).detach()
-            if offsets is not None:  # the axis shift moves the hit choice along the slopes of the current logits
-                self.hit_logit.copy_(logit.reshape(-1))
-            kept = HIT_MATCH_MEMORY * kept + self._hits(logit.expand(len(rows), layers, pixels), counts, generator,
-                                                        offsets).sum(dim=0)
+            ranked = logit.expand(len(rows), layers, pixels)
+            if self.axis_shift is not None:  # the hit choice moves along the slopes of the current logits
+                offsets = self.axis_offsets(energy[rows], generator).detach()
+                ranked = _shifted(ranked, offsets, self.logit_slopes(logit.reshape(-1)))
+            kept = HIT_MATCH_MEMORY * kept + self._hits(ranked, counts, generator).sum(dim=0)
             draws = HIT_MATCH_MEMORY * draws + len(rows)
             logit += HIT_MATCH_RATE * (target - torch.log(kept / draws + HIT_FREQUENCY_FLOOR))
             if step >= HIT_MATCH_STEPS // 2:
@@ -700,7 +700,10 @@ class Generator(nn.Module):
             raise ValueError(msg)
         offsets = None if self.axis_shift is None else self.axis_offsets(cast(torch.Tensor, energy), generator)
         ranked = self.hit_choice_logits(logits) if hit_logits is None else hit_logits.detach()
-        keep = self._hits(ranked, counts, generator, offsets)
+        if offsets is not None:  # where a layer's cells are hit moves along the slopes of the hit choice's map
+            ranked = _shifted(ranked, offsets, self.logit_slopes(self.cell_logit if self.hit_logit is None
+                                                                 else self.hit_logit))
+        keep = self._hits(ranked, counts, generator)
         if self.share_spread is not None:
             # log of an exponential variable, standardised: a long tail to small shares, a short one to large
             noise = standardised_log_exponential(logits.shape, generator, logits.device)
@@ -735,10 +738,10 @@ class Generator(nn.Module):
         layers = self.shape[0]
         rho = torch.tanh(correlation)
         # the mixing matrix: row l holds the weights of the standard normal draws 0..l in layer l's offset
-        rows = [nn.functional.one_hot(torch.tensor(0), layers).to(rho)]
+        unit, fresh = torch.eye(layers, dtype=rho.dtype, device=rho.device), torch.sqrt(1 - rho**2)
+        rows = [unit[0]]
         for layer in range(1, layers):
-            fresh = nn.functional.one_hot(torch.tensor(layer), layers).to(rho)
-            rows.append(rho[layer] * rows[-1] + torch.sqrt(1 - rho[layer] ** 2) * fresh)
+            rows.append(rho[layer] * rows[-1] + fresh[layer] * unit[layer])
         mixing = torch.stack(rows)  # (L, L), lower triangular
         draws = torch.randn(len(energy), 2, layers, generator=generator, device=energy.device)
         log_energy = torch.log(energy.to(log_spread.dtype) / SHARE_SPREAD_REFERENCE)
@@ -825,16 +828,9 @@ class Generator(nn.Module):
             return ranked
         return ranked + (self.hit_logit - self.cell_logit.detach()).view(ranked.shape[-2:])
 
-    def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None,
-              offsets: torch.Tensor | None = None) -> torch.Tensor:
+    def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The hit mask ``(N, L, P)``: each layer's ``counts`` ``(N, L)`` cells of largest logit ``ranked``, with
-        ``sampled_hits`` after Gumbel noise (drawn without replacement in proportion to ``exp(ranked)``); with
-        ``axis_shift`` offsets ``(N, 2, L)`` (cells) the logits are first shifted along the slopes of the hit choice's
-        map of learnt logits (:attr:`hit_logit`, else :attr:`cell_logit`): where a layer's cells are hit moves with
-        it."""
-        if offsets is not None:
-            ranked = _shifted(ranked, offsets, self.logit_slopes(self.cell_logit if self.hit_logit is None
-                                                                 else self.hit_logit))
+        ``sampled_hits`` after Gumbel noise (drawn without replacement in proportion to ``exp(ranked)``)."""
         if self.sampled_hits:
             ranked = gumbel(ranked.shape, generator, ranked.device).add_(ranked)
         return largest(ranked, counts)
