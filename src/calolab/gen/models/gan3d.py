@@ -26,6 +26,7 @@ more cells, 1 for 6 or more, else 0), generated at that size and cropped back.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import cast
 
 import torch
@@ -323,6 +324,19 @@ def _crop(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     return x[..., slices[0], slices[1], slices[2]]
 
 
+def _offset_mixing(axis_shift: torch.Tensor) -> torch.Tensor:
+    """The ``axis_shift`` offsets' mixing matrix ``(L, L)``, lower triangular: row ``l`` holds the weights of the
+    standard normal draws ``0..l`` in layer ``l``'s offset (an AR(1) process of the correlations ``tanh`` of
+    ``axis_shift[2]``; see :meth:`Generator.axis_offsets`)."""
+    rho = torch.tanh(axis_shift[2])
+    layers = len(rho)
+    unit, fresh = torch.eye(layers, dtype=rho.dtype, device=rho.device), torch.sqrt(1 - rho**2)
+    rows = [unit[0]]
+    for layer in range(1, layers):
+        rows.append(rho[layer] * rows[-1] + fresh[layer] * unit[layer])
+    return torch.stack(rows)
+
+
 def _shifted(logits: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
     """Logits ``(N, L, P)`` of layers moved sideways by ``offsets`` ``(N, 2, L)`` (cells; x, y), to first order:
     ``logit(x - dx, y - dy) = logit - dx dlogit/dx - dy dlogit/dy`` with the map's ``slopes`` ``(2, L, P)``."""
@@ -405,7 +419,8 @@ class Generator(nn.Module):
         # with share_profile_weight, each cell's band (layer * SHARE_BANDS + band of its mean share), fitted
         self.register_buffer("share_band", torch.zeros(math.prod(self.shape), dtype=torch.long)
                              if self.layer_energies is not None and config.share_profile_weight > 0 else None)
-        self._low_precision: dict[tuple[int, torch.dtype], tuple[tuple[int, int], torch.Tensor]] = {}
+        # tensors made from parameters or buffers (cast weights, slopes), see _derived
+        self._cache: dict[str, tuple[tuple[tuple[int, int], ...], torch.Tensor]] = {}
 
     def forward(self, z: torch.Tensor, conditions: torch.Tensor, energy_fraction: torch.Tensor) -> torch.Tensor:
         """Cells ``(N, 1, layers, y, x)`` (with ``energy_flow``: their logits) for latent ``z`` ``(N, latent)``,
@@ -436,7 +451,8 @@ class Generator(nn.Module):
         dense, first, last = cast(nn.Linear, self.dense[0]), cast(Deconv, self.body[0]), cast(Deconv, self.body[2])
         weights = [dense.weight, dense.bias, first.linear.weight, first.linear.bias]
         if hidden_dtype != torch.float32:
-            weights = [self._weight_as(index, w, hidden_dtype) for index, w in enumerate(weights)]
+            weights = [self._derived(f"weight{index}_{hidden_dtype}", (w,), lambda w: w.to(hidden_dtype))
+                       for index, w in enumerate(weights)]
             h = h.to(hidden_dtype)
         grid = torch.addmm(weights[1][:, None], weights[0], h.T)  # (c0 * voxels, N)
         grid = nn.functional.leaky_relu(grid, 0.2, inplace=True)
@@ -701,15 +717,15 @@ class Generator(nn.Module):
         offsets = None if self.axis_shift is None else self.axis_offsets(cast(torch.Tensor, energy), generator)
         ranked = self.hit_choice_logits(logits) if hit_logits is None else hit_logits.detach()
         if offsets is not None:  # where a layer's cells are hit moves along the slopes of the hit choice's map
-            ranked = _shifted(ranked, offsets, self.logit_slopes(self.cell_logit if self.hit_logit is None
-                                                                 else self.hit_logit))
+            ranked = _shifted(ranked, offsets, self._map_slopes("cell_logit" if self.hit_logit is None
+                                                                else "hit_logit"))
         keep = self._hits(ranked, counts, generator)
         if self.share_spread is not None:
             # log of an exponential variable, standardised: a long tail to small shares, a short one to large
             noise = standardised_log_exponential(logits.shape, generator, logits.device)
             logits = logits + noise.mul_(self.share_sigma(cast(torch.Tensor, energy)).view(logits.shape))
         if offsets is not None:
-            logits = _shifted(logits, offsets, self.logit_slopes(self.cell_logit))
+            logits = _shifted(logits, offsets, self._map_slopes("cell_logit"))
         # the softmax over the kept cells, shifted by the row's largest logit (a layer's logits spread over a few
         # tens, from the log of the cells' mean shares, and exp underflows only 87 below it)
         weights = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True)) * keep
@@ -734,15 +750,11 @@ class Generator(nn.Module):
         rows of :attr:`axis_shift`. x and y are independent.
         """
         assert self.axis_shift is not None  # called only with axis_shift
-        log_spread, slope, correlation = self.axis_shift
+        log_spread, slope, _ = self.axis_shift
         layers = self.shape[0]
-        rho = torch.tanh(correlation)
-        # the mixing matrix: row l holds the weights of the standard normal draws 0..l in layer l's offset
-        unit, fresh = torch.eye(layers, dtype=rho.dtype, device=rho.device), torch.sqrt(1 - rho**2)
-        rows = [unit[0]]
-        for layer in range(1, layers):
-            rows.append(rho[layer] * rows[-1] + fresh[layer] * unit[layer])
-        mixing = torch.stack(rows)  # (L, L), lower triangular
+        # without gradients (sampling) the mixing matrix is made once per value of the parameters
+        mixing = (_offset_mixing(self.axis_shift) if torch.is_grad_enabled() and self.axis_shift.requires_grad
+                  else self._derived("offset_mixing", (self.axis_shift,), _offset_mixing))
         draws = torch.randn(len(energy), 2, layers, generator=generator, device=energy.device)
         log_energy = torch.log(energy.to(log_spread.dtype) / SHARE_SPREAD_REFERENCE)
         low, high = (math.log(v) for v in AXIS_SHIFT_SPREAD_RANGE)
@@ -826,7 +838,13 @@ class Generator(nn.Module):
         ranked = logits.detach()
         if self.hit_logit is None:
             return ranked
-        return ranked + (self.hit_logit - self.cell_logit.detach()).view(ranked.shape[-2:])
+        swap = self._derived("hit_swap", (self.hit_logit, self.cell_logit), lambda hit, cell: hit - cell)
+        return ranked + swap.view(ranked.shape[-2:])
+
+    def _map_slopes(self, name: str) -> torch.Tensor:
+        """:meth:`logit_slopes` of the map :attr:`cell_logit` or :attr:`hit_logit` (``name``), made once per value
+        of the map."""
+        return self._derived(f"slopes_{name}", (getattr(self, name),), self.logit_slopes)
 
     def _hits(self, ranked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The hit mask ``(N, L, P)``: each layer's ``counts`` ``(N, L)`` cells of largest logit ``ranked``, with
@@ -867,14 +885,16 @@ class Generator(nn.Module):
             out[part] = cells.view(-1, *self.shape)
         return out
 
-    def _weight_as(self, index: int, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """``weight`` (the ``index``-th of the cast ones) cast to ``dtype``, cached until the weight changes (its
-        storage or version counter moves)."""
-        key, version = (index, dtype), (weight.data_ptr(), weight._version)
-        cached = self._low_precision.get(key)
+    def _derived(self, key: str, sources: tuple[torch.Tensor, ...], make: Callable[..., torch.Tensor]
+                 ) -> torch.Tensor:
+        """``make(*sources)`` of the detached ``sources``, cached under ``key`` until one of them changes (its
+        storage or version counter moves: an optimiser step, a fit, a load)."""
+        version = tuple((source.data_ptr(), source._version) for source in sources)
+        cached = self._cache.get(key)
         if cached is None or cached[0] != version:
-            cached = (version, weight.detach().to(dtype))
-            self._low_precision[key] = cached
+            with torch.no_grad():
+                cached = (version, make(*(source.detach() for source in sources)))
+            self._cache[key] = cached
         return cached[1]
 
 
