@@ -126,7 +126,7 @@ class TrainedGenerator:
         for start in range(0, len(z), GAN_BLOCK):  # blocks whose cells stay in the CPU's cache between steps
             block = slice(start, start + GAN_BLOCK)
             columns = network.columns(z[block], conditions[block], fraction[block],
-                                      hidden_dtype=PRECISIONS[self.precision])
+                                      hidden_dtype=PRECISIONS[self.precision], reuse_buffers=True)
             cells = out[block].view(columns.shape[1], -1)
             cells.copy_(columns.T)
             self.transform.inverse_in_place(cells.numpy())  # on the contiguous block: faster than on columns
