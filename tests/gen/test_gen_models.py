@@ -187,6 +187,29 @@ def test_generator_bfloat16_hidden_layers_stay_close_and_give_float32_cells_with
     assert not torch.allclose(moved, fast)
 
 
+@pytest.mark.parametrize("energy_flow", [False, True])
+def test_generator_columns_in_reused_buffers_equal_fresh_ones_call_after_call(energy_flow: bool) -> None:
+    """Sampling's ``reuse_buffers`` gives the same cells as new tensors, in float32 and bfloat16, for blocks of
+    several sizes one after the other (the buffers are made anew when a block's size changes), and reuses the
+    same memory for blocks of one size."""
+    torch.manual_seed(3)
+    generator = Generator((6, 9, 9), 3, GanConfig(latent=8, gen_channels=(6, 4), energy_flow=energy_flow))
+    with torch.no_grad():
+        generator.body[2].linear.weight.normal_(0.0, 0.3)
+        generator.body[2].linear.bias.uniform_(-0.2, 1.0)
+        extra = generator.layer_energies.dim if generator.layer_energies is not None else 0
+        for dtype in (torch.float32, torch.bfloat16):
+            for n in (5, 5, 3, 5):
+                z, conditions, fraction = torch.randn(n, 8), torch.rand(n, 3 + extra), torch.rand(n)
+                fresh = generator.columns(z, conditions, fraction, hidden_dtype=dtype)
+                reused = generator.columns(z, conditions, fraction, hidden_dtype=dtype, reuse_buffers=True)
+                assert torch.equal(reused, fresh)
+                if not energy_flow:
+                    assert 0.1 < float((fresh > 0).float().mean()) < 1.0
+        again = generator.columns(z, conditions, fraction, hidden_dtype=torch.bfloat16, reuse_buffers=True)
+        assert again.data_ptr() == reused.data_ptr()
+
+
 def test_gaussianiser_maps_a_spiked_column_to_a_standard_normal_and_back() -> None:
     """A column like an empty-cell spike (75% of the mass in a narrow band) plus a broad continuum, and a
     lognormal one: the map gives mean 0 and variance 1, and the inverse returns the samples (up to
