@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Final, Optional
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ __all__ = ["app", "console", "error_console", "main", "MARKUP", "StyleOption"]
 #: how ``--help`` reads docstrings and option help: as Markdown, so paragraphs reflow to the terminal's
 #: width (rich markup kept the source's line breaks and took ``[sections.readout]`` for a style tag);
 #: write a placeholder such as ``<NAME>`` inside double backticks, or Markdown drops it as an HTML tag
-MARKUP = "markdown"
+MARKUP: Final = "markdown"
 
 app = typer.Typer(
     name="calolab",

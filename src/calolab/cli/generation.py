@@ -177,14 +177,15 @@ def validate_command(
     error_console.print("S: separation power (0 same, 1 disjoint); S stat.: what statistics alone give")
     if len(rows) > 15:
         error_console.print(f"... {len(rows) - 15} more observables in {page}")
-    for name, c in result.classifiers.items():
-        console.print(f"classifier {name}: AUC = {c.auc:.4f} ± {c.auc_error:.4f}, JSD = {c.jsd:.4f} "
-                      f"({c.n_test} test events, seed {c.seed})")
+    for name, test in result.classifiers.items():
+        console.print(f"classifier {name}: AUC = {test.auc:.4f} ± {test.auc_error:.4f}, JSD = {test.jsd:.4f} "
+                      f"({test.n_test} test events, seed {test.seed})")
     if result.closure is not None:
-        for c in result.closure.comparisons:
-            console.print(f"closure {result.closure.name} {c.observable.name}: mean {number(c.mean_reference, 4)} "
-                          f"(reference) vs {number(c.mean_candidate, 4)} (candidate), separation power "
-                          f"{number(c.separation)}")
+        for comparison in result.closure.comparisons:
+            console.print(f"closure {result.closure.name} {comparison.observable.name}: mean "
+                          f"{number(comparison.mean_reference, 4)} (reference) vs "
+                          f"{number(comparison.mean_candidate, 4)} (candidate), separation power "
+                          f"{number(comparison.separation)}")
     for name, distance in (("FPD", result.fpd), ("KPD", result.kpd)):
         if distance is not None:
             console.print(f"{name} = {number(distance.value, 4)} ± {number(distance.error, 2)}")

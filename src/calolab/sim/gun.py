@@ -425,10 +425,10 @@ class Gun:
         cut = c.opening_angle or OpeningAngleCut()
         if c.opening_angle is not None:
             energy = self._select_energies(energy, cut, mass, rng)
-        shots = energy.shape[0]
+        shots = int(energy.shape[0])
         asymmetry = sample_asymmetry(energy, mass, rng, cut.low, cut.high)
         photon_energy, photon_direction = two_photon_decay(energy, direction, mass, asymmetry,
-                                                           rng.uniform(0.0, 2.0 * math.pi, shots))
+                                                           rng.uniform(0.0, 2.0 * math.pi, size=shots))
         pdg = np.tile(np.array([_PI0, 22, 22], dtype=np.int32), shots)
         energies = np.concatenate([energy[:, None], photon_energy], axis=1).reshape(-1)
         directions = np.concatenate([direction[:, None, :], photon_direction], axis=1).reshape(-1, 3)
@@ -437,11 +437,10 @@ class Gun:
             vertex = position - direction * (c.decay_distance / direction[:, 2:3])
             flight = c.decay_distance / photon_direction[:, :, 2]
             positions[:, 1:] = vertex[:, None, :] + photon_direction * flight[:, :, None]
-        positions = positions.reshape(-1, 3)
         status = np.tile(np.array([2, 1, 1], dtype=np.int8), shots)
         first = 3 * (np.arange(shots) % c.particles_per_event)  # the pi0's index within its event
         parent = np.stack([np.full(shots, -1), first, first], axis=1).reshape(-1)
-        return Primaries(pdg, energies, positions, directions, offsets, status, parent)
+        return Primaries(pdg, energies, positions.reshape(-1, 3), directions, offsets, status, parent)
 
     def _select_energies(self, energy: np.ndarray, cut: OpeningAngleCut, mass: float,
                          rng: np.random.Generator) -> np.ndarray:
@@ -468,7 +467,7 @@ class Gun:
                     offsets: np.ndarray, rng: np.random.Generator) -> Primaries:
         pair = self.config.pair
         assert pair is not None  # called only in pair mode
-        shots = energy.shape[0]
+        shots = int(energy.shape[0])
         if pair.energy_sharing.kind == "independent":
             energies = np.stack([energy, self.config.energy.sample(shots, rng)], axis=1)
         else:
