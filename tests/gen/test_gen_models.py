@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from gen_fixtures import TINY_FLOW, TINY_GAN, toy_arrays
 
 from calolab.errors import ConfigError
 from calolab.gen.models import CaloFlow, Discriminator, FlowConfig, GanConfig, Generator, gan3d, model_config
-from calolab.gen.models.energy_flow import MAF, largest
+from calolab.gen.models.energy_flow import MAF, LayerEnergyFlow, largest
 from calolab.gen.models.flow import CouplingFlow, _choose_hits
 from calolab.gen.models.gan3d import upsampling_plan
 
@@ -691,6 +692,28 @@ def _axis_shift_generator(shape: tuple[int, int, int], **options: object) -> Gen
     config = {**TINY_GAN, "energy_flow": True, "energy_blocks": 1, "energy_hidden": 4, "matched_start": False,
               "share_noise": False, "hit_logits": False, "share_profile_weight": 0.0, "axis_shift": True, **options}
     return Generator(shape, 2, GanConfig.model_validate(config))
+
+
+def test_a_generator_sampled_in_inference_mode_trains_on_and_samples_again() -> None:
+    """Lightning validates in inference mode, between training steps that leave the parameters as they were: the
+    slopes, swaps and buffers the generator keeps from sampling must not be those inference tensors when the next
+    training step differentiates through them, nor be written to outside inference mode."""
+    torch.manual_seed(0)
+    generator = Generator((4, 9, 9), 3, GanConfig(latent=8, gen_channels=(6, 4), axis_shift=True,
+                                                  centre_spread_weight=1.0))
+    n = 6
+    layer_energy, counts, energy = torch.rand(n, 4) * 10, torch.full((n, 4), 5), torch.full((n,), 5e3)
+    extra = cast(LayerEnergyFlow, generator.layer_energies).dim
+    z, conditions, fraction = torch.randn(n, 8), torch.rand(n, 3 + extra), torch.rand(n)
+    with torch.inference_mode():
+        generator.columns(z, conditions, fraction, reuse_buffers=True)
+        generator.cells_from_logits(torch.randn(n, 4, 81), layer_energy, counts, energy=energy)
+    logits = torch.randn(n, 4, 81, requires_grad=True)
+    generator.cells_from_logits(logits, layer_energy, counts, energy=energy).sum().backward()
+    assert generator.axis_shift is not None and generator.axis_shift.grad is not None
+    with torch.no_grad():
+        fresh = generator.columns(z, conditions, fraction)
+        assert torch.equal(generator.columns(z, conditions, fraction, reuse_buffers=True), fresh)
 
 
 def test_axis_offsets_are_normal_with_the_layers_spread_and_correlated_from_layer_to_layer() -> None:

@@ -337,6 +337,12 @@ def _offset_mixing(axis_shift: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def _made_in_another_mode(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` was made in inference mode and is now used outside it (where it cannot be written to,
+    nor saved for a backward pass)."""
+    return tensor.is_inference() and not torch.is_inference_mode_enabled()
+
+
 def _shifted(logits: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
     """Logits ``(N, L, P)`` of layers moved sideways by ``offsets`` ``(N, 2, L)`` (cells; x, y), to first order:
     ``logit(x - dx, y - dy) = logit - dx dlogit/dx - dy dlogit/dy`` with the map's ``slopes`` ``(2, L, P)``."""
@@ -446,7 +452,7 @@ class Generator(nn.Module):
                 cells stay float32 (no bfloat16 steps in the cell energies). Sampling only.
             reuse_buffers: write the intermediate results and the result into buffers kept by the generator
                 (:meth:`_scratch`) instead of new tensors, so that a loop over blocks of showers does not map and
-                fault in fresh memory for each (about 6% of the plain GAN's sampling time). Sampling only, and
+                fault in fresh memory for each (10-15% of the plain GAN's sampling time). Sampling only, and
                 only where the caller is done with the result before the next call overwrites it.
         """
         if self.scaled_latent:  # 3DGAN: the latent times the energy
@@ -904,9 +910,11 @@ class Generator(nn.Module):
         return out
 
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """The generator's buffer ``name`` for sampling, made anew only when the shape, dtype or device changes."""
+        """The generator's buffer ``name`` for sampling, made anew only when the shape, dtype or device changes (or
+        when one made in inference mode would be written outside it, which torch refuses)."""
         buffer = self._scratch_buffers.get(name)
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype or buffer.device != device:
+        if (buffer is None or buffer.shape != shape or buffer.dtype != dtype or buffer.device != device
+                or _made_in_another_mode(buffer)):
             buffer = torch.empty(shape, dtype=dtype, device=device)
             self._scratch_buffers[name] = buffer
         return buffer
@@ -914,10 +922,11 @@ class Generator(nn.Module):
     def _derived(self, key: str, sources: tuple[torch.Tensor, ...], make: Callable[..., torch.Tensor]
                  ) -> torch.Tensor:
         """``make(*sources)`` of the detached ``sources``, cached under ``key`` until one of them changes (its
-        storage or version counter moves: an optimiser step, a fit, a load)."""
+        storage or version counter moves: an optimiser step, a fit, a load), and made anew outside inference mode
+        when it was made inside (Lightning validates in inference mode; autograd cannot save such a tensor)."""
         version = tuple((source.data_ptr(), source._version) for source in sources)
         cached = self._cache.get(key)
-        if cached is None or cached[0] != version:
+        if cached is None or cached[0] != version or _made_in_another_mode(cached[1]):
             with torch.no_grad():
                 cached = (version, make(*(source.detach() for source in sources)))
             self._cache[key] = cached
