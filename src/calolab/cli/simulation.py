@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path  # noqa: F401  (typer resolves the annotations at run time)
-from typing import Annotated, Optional  # noqa: F401,UP035  (typer needs Optional at run time)
+from typing import Annotated, Any, Optional  # noqa: F401,UP035  (typer needs Optional at run time)
 
 import typer
 
@@ -111,7 +111,7 @@ def simulate_command(
     from calolab.sim.campaign import Campaign
     from calolab.sim.gun import make_gun
 
-    gun_options: dict[str, object] = {"opening_angle": opening_angle, "polar_angle": polar_angle,
+    gun_options: dict[str, Any] = {"opening_angle": opening_angle, "polar_angle": polar_angle,
                                       "azimuth_deviation": azimuth_deviation, "vertex_distance": vertex_distance,
                                       "decay_distance": decay_distance}
     if separation is not None:

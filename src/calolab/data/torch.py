@@ -335,13 +335,13 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig, file_index: int
             if on_chunk is not None:
                 on_chunk(file_index, read, showers.detector)
         primaries = showers.primaries(slice(0, n))
-        first = primaries.event_offsets[:-1]
-        direction = primaries.direction[first] if primaries.n_particles else np.zeros((n, 3))
+        leading = primaries.event_offsets[:-1]  # each event's first particle
+        direction = primaries.direction[leading] if primaries.n_particles else np.zeros((n, 3))
         photon_position, photon_energy = primaries.leading(2)
         truth = {
             "energy": primaries.event_energy(),
-            "pdg": primaries.pdg[first].astype(np.int32),
-            "position": primaries.position[first][:, :2].copy(),
+            "pdg": primaries.pdg[leading].astype(np.int32),
+            "position": primaries.position[leading][:, :2].copy(),
             "theta": np.arccos(np.clip(direction[:, 2], -1.0, 1.0)),
             "photon_position": photon_position,
             "photon_energy": photon_energy,
@@ -603,7 +603,7 @@ class ShowerDataModule(L.LightningDataModule):
         (:class:`calolab.reco.batchnorm.PreciseBatchNorm`)."""
         self.setup()
         if n_events not in self._statistics:
-            assert self.standardizer is not None  # set by setup()
+            assert self.standardizer is not None and self.arrays is not None  # set by setup()
             subset = np.random.default_rng([self.seed, 1]).permutation(self.train_index)[:n_events]
             self._statistics[n_events] = ShowerDataset(self.arrays, self.standardizer, self.classes, self.config,
                                                        np.sort(subset))

@@ -19,6 +19,7 @@ Lengths are in mm. Build a calorimeter from a preset or a TOML file with :func:`
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -488,7 +489,7 @@ def _load_preset(name: str) -> Calorimeter:
     return Calorimeter(read_config(text, source=f"preset {name}.toml"))
 
 
-def load_detector(spec: str | Path | Calorimeter | CalorimeterConfig) -> Calorimeter:
+def load_detector(spec: str | os.PathLike[str] | Calorimeter | CalorimeterConfig) -> Calorimeter:
     """The calorimeter for a preset name, a ``.toml`` path, a config or a calorimeter (returned as is).
 
     >>> load_detector("calice-siw").section("ECAL").n_layers
@@ -501,8 +502,8 @@ def load_detector(spec: str | Path | Calorimeter | CalorimeterConfig) -> Calorim
         return spec
     if isinstance(spec, CalorimeterConfig):
         return Calorimeter(spec)
-    if isinstance(spec, Path):
-        return Calorimeter.from_toml(spec)
+    if isinstance(spec, os.PathLike):
+        return Calorimeter.from_toml(Path(spec))
     if not isinstance(spec, str):
         msg = f"cannot make a detector from {type(spec).__name__}: give a preset name or a .toml path"
         raise ConfigError(msg)

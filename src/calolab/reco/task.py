@@ -18,7 +18,7 @@ Tasks and their outputs (:data:`calolab.reco.models.heads.TASK_HEADS`)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import lightning as L
 import numpy as np
@@ -103,7 +103,7 @@ class RecoTask(L.LightningModule):
         net_shapes = InputShapes(self.shapes.sections, self.shapes.n_scalars + START_INPUTS * self.starts)
         self.net = get_model(model, model_config, net_shapes, heads_for_task(task, len(self.classes)))
         if self.starts:  # zero corrections at first: the untrained network *is* the two-seed split
-            last = self.net.head.heads["photons"][-1]
+            last = cast(torch.nn.Linear, cast(torch.nn.Sequential, self.net.head.heads["photons"])[-1])
             torch.nn.init.zeros_(last.weight)
             torch.nn.init.zeros_(last.bias)
         self.weights = LossWeights(**dict(loss_weights or {}))

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def shard_seeds(seed: int, index: int) -> tuple[np.random.SeedSequence, np.rando
 
 def random_seed() -> int:
     """A fresh seed from the OS, in [0, 2**63) so shower files can store it."""
-    return int(np.random.SeedSequence().entropy % (1 << 63))
+    return int(cast(int, np.random.SeedSequence().entropy) % (1 << 63))  # entropy is an int when drawn
 
 
 def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any], engine: str | Engine,
