@@ -80,3 +80,16 @@ def test_one_command_makes_a_clic_style_mixed_dataset(tmp_path: Path) -> None:
         assert set(pdg.tolist()) <= {11, 22, 111, 211, -211} and len(set(pdg.tolist())) >= 2
         assert f.has_digitized and "opening_angle" in f.extra_keys()
         assert f.digitized("HCAL").shape == f.energy("HCAL").shape
+
+
+def test_simulate_command_keeps_the_selected_events(tmp_path: Path) -> None:
+    args = ("simulate", "-d", "pisa-csi", "-p", "e-", "-E", "0.5-2GeV", "-n", "16", "--seed", "4", "--quiet")
+    code, output, _ = run(*args, "-o", str(tmp_path / "kept.h5"), "--select", "energy_total>1000")
+    assert code == 0, output
+    with open_dataset(tmp_path / "kept.h5") as showers:
+        assert 0 < showers.n_events < 16
+        assert showers.metadata["selection"] == "energy_total > 1000"
+        assert (showers.energy("ECAL").sum(axis=(1, 2, 3)) > 1000.0).all()
+    code, output, error = run(*args, "-o", str(tmp_path / "bad.h5"), "--select", "hcal_ecal_ratio<0.1")
+    assert code != 0 and "does not have" in output + str(error)
+    assert not (tmp_path / "bad.h5").exists()

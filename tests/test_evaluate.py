@@ -331,6 +331,31 @@ def test_paired_resolution_sees_a_small_gain_that_the_error_bars_hide():
         paired_resolution(first, Predictions("C", {**truth, "energy": true[::-1]}, {"energy": true}, ()), edges)
 
 
+def test_paired_resolution_summaries_over_bins():
+    """Sign test: k of n independent bins better for two equally good models is a binomial tail with p = 1/2
+    (10 of 10: 2^-10; 5 of 10: 638/1024); the mean difference's error adds the bins' errors in quadrature."""
+    from scipy.stats import binom
+
+    from calolab.evaluate.resolution import PairedResolution
+
+    def paired(difference, error):
+        n = len(difference)
+        return PairedResolution(("A", "B"), np.arange(n + 1.0), np.ones(n), np.ones(n), np.asarray(difference),
+                                np.asarray(error), np.zeros(n), 100, 0)
+
+    all_better = paired([0.001] * 10, [0.002] * 10)
+    assert all_better.bins_first_better == (10, 10)
+    assert all_better.sign_test_p == pytest.approx(1.0 / 1024.0)
+    assert all_better.mean_difference() == pytest.approx((0.001, 0.002 * np.sqrt(10.0) / 10.0))
+    half = paired([0.001, -0.001] * 5, [0.001] * 10)
+    assert half.sign_test_p == pytest.approx(638.0 / 1024.0) == pytest.approx(binom.sf(4, 10, 0.5))
+    assert half.mean_difference()[0] == pytest.approx(0.0)
+    with_empty = paired([0.003, np.nan, -0.001], [0.004, np.nan, 0.003])
+    assert with_empty.bins_first_better == (1, 2) and with_empty.sign_test_p == pytest.approx(0.75)
+    assert with_empty.mean_difference() == pytest.approx((0.001, 0.0025))
+    assert np.isnan(paired([np.nan], [np.nan]).sign_test_p)
+
+
 def _two_classifiers(rng, n, shared, extra):
     """Photons (22) score N(1, 1) + shared noise, pi0 (111) N(0, 1) + shared; B adds independent noise."""
     pdg = np.where(rng.random(n) < 0.5, 22, 111)

@@ -94,6 +94,12 @@ def simulate_command(
     digitize: Annotated[
         bool, typer.Option(help="Also store the detector response (the detector TOML's readout) beside the raw cells.")
     ] = False,
+    select: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--select", help="Keep only events passing cuts on their raw shower features, e.g. "
+                                      "'hcal_ecal_ratio<0.1' or '0.5<ECAL_r9<0.9,energy_total>5000' (MeV): --n "
+                                      "events are simulated, the file holds those kept and records the cuts."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -123,15 +129,17 @@ def simulate_command(
                    spread_shape=spread_shape, particles_per_event=particles_per_event,
                    **{key: value for key, value in gun_options.items() if value is not None})
     campaign = Campaign(detector, gun, n, seed=seed, engine=engine, shard_size=shard_size, workers=workers,
-                        scheduler=scheduler, digitize=digitize)
+                        scheduler=scheduler, digitize=digitize, selection=select)
     gun.for_detector(campaign.detector)  # a separation in cells: checked before the first shower
     if not quiet:
         error_console.print(campaign.describe())
     start = time.perf_counter()
     path = campaign.write(output, overwrite=overwrite, compression=_compression(compression), progress=not quiet)
     seconds = time.perf_counter() - start
-    error_console.print(f"wrote {n} events to {path} in {seconds:.1f} s ({n / seconds:.1f} events/s); "
-                        f"look at it with: calolab inspect {path}")
+    written = (f"wrote {n} events" if campaign.selection is None else
+               f"simulated {n} events and wrote the {campaign.n_kept} with {campaign.selection.describe()}")
+    error_console.print(f"{written} to {path} in {seconds:.1f} s ({n / seconds:.1f} events/s); look at it with: "
+                        f"calolab inspect {path}")
     typer.echo(str(path))
 
 

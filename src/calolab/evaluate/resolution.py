@@ -266,6 +266,35 @@ class PairedResolution:
         filled = np.isfinite(self.difference)
         return bool(filled.any() and np.all(self.difference[filled] > 0))
 
+    @property
+    def bins_first_better(self) -> tuple[int, int]:
+        """``(k, n)``: the first model is better in ``k`` of the ``n`` filled bins."""
+        filled = np.isfinite(self.difference)
+        return int(np.sum(self.difference[filled] > 0)), int(filled.sum())
+
+    @property
+    def sign_test_p(self) -> float:
+        """The chance of the first model being better in at least as many bins as it is, were the two equally good.
+
+        Each bin holds other events, so for two equally good models each bin is a fair coin: the
+        binomial tail ``sum_{j >= k} C(n, j) / 2^n`` (sign test). 10 of 10 bins: 1/1024.
+        """
+        k, n = self.bins_first_better
+        return float(sum(math.comb(n, j) for j in range(k, n + 1)) / 2.0**n) if n else float("nan")
+
+    def mean_difference(self) -> tuple[float, float]:
+        """The difference averaged over the filled bins and its error, ``(mean, error)``.
+
+        The bins hold different events, so their bootstrap errors add in quadrature: error =
+        sqrt(sum error_b^2) / n. NaN without filled bins or bootstrap errors.
+        """
+        filled = np.isfinite(self.difference) & np.isfinite(self.difference_error)
+        n = int(filled.sum())
+        if not n:
+            return float("nan"), float("nan")
+        return (float(self.difference[filled].mean()),
+                float(np.sqrt(np.sum(self.difference_error[filled] ** 2)) / n))
+
 
 def _core_resolution(response: np.ndarray, n_sigma: float) -> float:
     core = fit_gaussian_core(response, n_sigma=n_sigma)

@@ -12,6 +12,10 @@ Where the shards run:
 * ``workers=N``: N local processes (``spawn``ed, so it is safe alongside numba and threads);
 * ``scheduler="local"``: a Dask ``LocalCluster`` of ``workers`` processes started for the run;
 * ``scheduler="tcp://host:8786"``: an existing Dask cluster (its workers need calolab installed).
+
+With a ``selection`` (:class:`~calolab.sim.selection.EventSelection`) each shard keeps only the
+events that pass its cuts, where the shard runs; the kept events do not change with the number of
+workers either.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from calolab.errors import ConfigError
 from calolab.sim.engine import Engine, get_engine
 from calolab.sim.events import Deposits
 from calolab.sim.gun import Gun, GunConfig, make_gun
+from calolab.sim.selection import EventSelection, as_selection
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
@@ -86,7 +91,7 @@ def random_seed() -> int:
 
 
 def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any], engine: str | Engine,
-                   seed: int, shard: Shard) -> Deposits:
+                   seed: int, shard: Shard, selection: EventSelection | str | None = None) -> Deposits:
     """Generate one shard; a pure function of its arguments, so it runs anywhere (processes, Dask).
 
     Args:
@@ -95,6 +100,7 @@ def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any],
         engine: an engine or its spec (``"mc"``).
         seed: the campaign seed.
         shard: which shard.
+        selection: keep only the events that pass these cuts (or their text); ``None`` keeps all.
     """
     if not isinstance(detector, Calorimeter):
         detector = Calorimeter.from_toml(detector)
@@ -104,6 +110,9 @@ def simulate_shard(detector: Calorimeter | str, gun: GunConfig | dict[str, Any],
     deposits = get_engine(engine).simulate(primaries.transported(), detector, engine_seed)
     deposits.primaries = primaries  # the full generator record: decayed pi0 (status 2) and their photons
     deposits.extra.update(shooter.truth(primaries))  # /truth/opening_angle, /truth/separation
+    cuts = as_selection(selection)
+    if cuts is not None:
+        deposits = deposits.select(np.flatnonzero(cuts.passes(deposits.active, detector)))
     return deposits
 
 
@@ -163,6 +172,9 @@ class Campaign:
         digitize: :meth:`write` also stores each shard's digitised signal
             (:class:`~calolab.detector.readout.Readout` of the detector), drawn from
             ``SeedSequence(seed, spawn_key=(k, 2))`` for shard ``k``.
+        selection: keep only the events that pass these cuts on their raw shower features, e.g.
+            ``"hcal_ecal_ratio<0.1"`` (:class:`~calolab.sim.selection.EventSelection`); ``n_events``
+            are simulated and fewer kept (:attr:`n_kept` after a run).
     """
 
     def __init__(
@@ -177,6 +189,7 @@ class Campaign:
         workers: int = 1,
         scheduler: str | None = None,
         digitize: bool = False,
+        selection: EventSelection | str | None = None,
     ) -> None:
         self.digitize = digitize
         self.detector = detector if isinstance(detector, Calorimeter) else load_detector(detector)
@@ -195,6 +208,11 @@ class Campaign:
             raise ConfigError(msg)
         self.workers = workers
         self.scheduler = scheduler
+        self.selection = as_selection(selection)
+        if self.selection is not None:
+            self.selection.check(self.detector)  # an unknown feature fails before the first shower
+        #: events the last run kept (``n_events`` without a selection)
+        self.n_kept: int | None = None
 
     # ------------------------------------------------------------ running
 
@@ -206,13 +224,14 @@ class Campaign:
             return ProcessPoolExecutor(max_workers=self.local_processes, mp_context=context)
         return nullcontext(_InProcess())
 
-    def run(self, on_shard: Callable[[Deposits], None] | None = None) -> Iterator[Deposits]:
-        """Generate the shards and yield them in index order (at most ~2 per worker in flight).
+    def run(self, on_shard: Callable[[Shard, Deposits], None] | None = None) -> Iterator[Deposits]:
+        """Generate the shards and yield their (kept) events in index order (at most ~2 per worker in flight).
 
         Args:
-            on_shard: called with each shard's deposits as it is yielded (progress bars).
+            on_shard: called with each shard and its kept deposits as they are yielded (progress bars).
         """
         gun = self.gun.config.model_dump(mode="json")
+        selection = None if self.selection is None else self.selection.describe()
         detector_toml = self.detector.to_toml()
         window = 2 * self.workers if (self.workers > 1 or self.scheduler) else 1
         with self._executor() as executor:
@@ -223,16 +242,19 @@ class Campaign:
                 shard = next(shards, None)
                 if shard is not None:
                     detector = self.detector if isinstance(executor, _InProcess) else detector_toml
-                    pending.append(executor.submit(simulate_shard, detector, gun, self._engine_spec,
-                                                   self.seed, shard))
+                    pending.append((shard, executor.submit(simulate_shard, detector, gun, self._engine_spec,
+                                                           self.seed, shard, selection)))
 
+            self.n_kept = 0
             for _ in range(window):
                 submit_next()
             while pending:
-                deposits = pending.popleft().result()
+                shard, future = pending.popleft()
+                deposits = future.result()
                 submit_next()
+                self.n_kept += len(deposits)
                 if on_shard is not None:
-                    on_shard(deposits)
+                    on_shard(shard, deposits)
                 yield deposits
 
     def simulate(self, progress: bool = False) -> Deposits:
@@ -262,6 +284,8 @@ class Campaign:
         from calolab.data.showerfile import ShowerFileWriter
 
         attrs: dict[str, Any] = {"shard_size": self.shard_size}
+        if self.selection is not None:
+            attrs |= {"selection": self.selection.describe(), "n_simulated": self.n_events}
         if self.digitize:
             attrs |= {"digitize_seed": self.seed, "digitize_seeding": "SeedSequence(seed, spawn_key=(shard, 2))"}
         writer = ShowerFileWriter(
@@ -293,13 +317,14 @@ class Campaign:
         where = (f"Dask {self.scheduler} ({self.workers} workers)" if self.scheduler
                  else f"{processes} process{'es' if processes > 1 else ''}")
         shards = f"{len(self.shards)} shard{'s' if len(self.shards) > 1 else ''}"
+        kept = "" if self.selection is None else f", keeping those with {self.selection.describe()}"
         return (f"{self.n_events} events of {self.gun.config.describe()} in {self.detector.name} "
-                f"with engine {self.engine.name}, seed {self.seed}, {shards} on {where}")
+                f"with engine {self.engine.name}, seed {self.seed}, {shards} on {where}{kept}")
 
 
 @contextmanager
-def _progress(campaign: Campaign, enabled: bool) -> Iterator[Callable[[Deposits], None] | None]:
-    """A rich progress bar counting events (and GeV simulated) while the campaign runs."""
+def _progress(campaign: Campaign, enabled: bool) -> Iterator[Callable[[Shard, Deposits], None] | None]:
+    """A rich progress bar counting the events simulated (and kept, with a selection) while the campaign runs."""
     if not enabled:
         yield None
         return
@@ -312,13 +337,17 @@ def _progress(campaign: Campaign, enabled: bool) -> Iterator[Callable[[Deposits]
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+    kept = [TextColumn("{task.fields[kept]} kept")] if campaign.selection is not None else []
+    columns = (TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), *kept,
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("simulating", total=campaign.n_events)
+        task = bar.add_task("simulating", total=campaign.n_events, kept=0)
+        n_kept = 0
 
-        def advance(deposits: Deposits) -> None:
-            bar.advance(task, len(deposits))
+        def advance(shard: Shard, deposits: Deposits) -> None:
+            nonlocal n_kept
+            n_kept += len(deposits)
+            bar.update(task, advance=shard.n_events, kept=n_kept)
 
         yield advance
 
@@ -334,6 +363,7 @@ def simulate(
     scheduler: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: bool = False,
+    selection: EventSelection | str | None = None,
     **gun_options: Any,
 ) -> Deposits:
     """Simulate ``n`` events and return them in memory.
@@ -352,6 +382,8 @@ def simulate(
         scheduler: ``None``, ``"local"`` (a Dask LocalCluster) or a Dask scheduler address.
         shard_size: events per shard.
         progress: show a progress bar.
+        selection: keep only the events that pass these cuts, e.g. ``"hcal_ecal_ratio<0.1"``
+            (:class:`~calolab.sim.selection.EventSelection`): ``n`` events are simulated, fewer returned.
         **gun_options: :class:`GunConfig` fields (``particle="gamma", energy="10-100GeV"``), merged
             over ``gun``.
 
@@ -361,5 +393,5 @@ def simulate(
     if isinstance(gun, Gun):
         gun = gun.config
     campaign = Campaign(detector, make_gun(gun, **gun_options), n, seed=seed, engine=engine,
-                        shard_size=shard_size, workers=workers, scheduler=scheduler)
+                        shard_size=shard_size, workers=workers, scheduler=scheduler, selection=selection)
     return campaign.simulate(progress=progress)

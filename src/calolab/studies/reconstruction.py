@@ -143,46 +143,57 @@ def _gun_label(gun: Mapping[str, Any], k: int) -> str:
 
 def simulate_files(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
                    workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
-                   progress: bool = False) -> list[Path]:
+                   progress: bool = False, selections: Sequence[str | None] | None = None) -> list[Path]:
     """Simulate ``n`` events per gun into ``workdir/sample<k>_<particle>.h5``; files already there are reused.
 
     Args:
         detector: a preset name, a detector TOML path or a :class:`~calolab.detector.geometry.Calorimeter`.
         guns: gun configs (dicts of :class:`~calolab.sim.gun.GunConfig` fields); gun ``k`` uses seed ``seed + k``.
-        n: events per gun, one number for all or one per gun.
+        n: events per gun, one number for all or one per gun (simulated: a selection keeps fewer).
         workdir: folder of the shower files (created).
         workers: local processes.
         progress: show the simulation's progress bar.
+        selections: per gun, ``None`` or the cuts its events must pass to be kept, e.g. ``"hcal_ecal_ratio<0.1"``
+            (:class:`~calolab.sim.selection.EventSelection`).
 
     Raises:
-        DatasetError: a file in ``workdir`` was made with another number of events, gun or seed than asked
-            (delete it or choose another folder).
+        DatasetError: a file in ``workdir`` was made with another number of events, gun, seed or selection than
+            asked (delete it or choose another folder).
     """
     from calolab.data.showerfile import ShowerFile
     from calolab.sim.campaign import Campaign
     from calolab.sim.gun import make_gun
+    from calolab.sim.selection import as_selection
 
     counts = _counts(guns, n)
+    cuts = [as_selection(text) for text in (selections or [None] * len(guns))]
+    if len(cuts) != len(guns):
+        msg = f"give one selection (or None) per gun: {len(guns)} guns, {len(cuts)} selections"
+        raise ConfigError(msg)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    for k, (gun, count) in enumerate(zip(guns, counts, strict=True)):
+    for k, (gun, count, cut) in enumerate(zip(guns, counts, cuts, strict=True)):
         path = folder / f"{_gun_label(gun, k)}.h5"
+        selection = None if cut is None else cut.describe()
         if path.exists():
             with ShowerFile(path) as showers:
                 stored = showers.metadata.get("gun")
-                made_with = (showers.n_events, None if stored is None else make_gun(stored).to_dict(),
-                             showers.metadata.get("seed"))  # the stored gun with today's defaults filled in
-            wanted = (count, make_gun(dict(gun)).to_dict(), seed + k)
+                made_with = (showers.metadata.get("n_simulated", showers.n_events),
+                             None if stored is None else make_gun(stored).to_dict(),  # with today's defaults
+                             showers.metadata.get("seed"), showers.metadata.get("selection"))
+            wanted = (count, make_gun(dict(gun)).to_dict(), seed + k, selection)
             if made_with != wanted:
-                what = ["events", "gun", "seed"][next(i for i in range(3) if made_with[i] != wanted[i])]
-                msg = (f"{path} was made with other {what} ({made_with[0]} events, seed {made_with[2]}) than asked "
-                       f"({count} events, seed {seed + k}): delete it or choose another work folder")
+                what = ["events", "gun", "seed", "selection"][next(i for i in range(4) if made_with[i] != wanted[i])]
+                msg = (f"{path} was made with other {what} ({made_with[0]} events simulated, seed {made_with[2]}, "
+                       f"selection {made_with[3]}) than asked ({count} events, seed {seed + k}, selection "
+                       f"{selection}): delete it or choose another work folder")
                 raise DatasetError(msg)
         else:
             if workers > 1:  # compile (or load) the transport kernels once here, not in every worker at once
                 Campaign(detector, dict(gun), 1, seed=seed + k).simulate()
-            Campaign(detector, dict(gun), count, seed=seed + k, workers=workers).write(path, progress=progress)
+            Campaign(detector, dict(gun), count, seed=seed + k, workers=workers, selection=cut).write(
+                path, progress=progress)
         files.append(path)
     return files
 
@@ -197,17 +208,23 @@ def _counts(guns: Sequence[Mapping[str, Any]], n: int | Sequence[int]) -> list[i
 
 def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | Sequence[int],
                     workdir: str | os.PathLike[str], *, seed: int = 0, workers: int = 1,
-                    data_config: DataConfig | None = None, progress: bool = False) -> Sample:
+                    data_config: DataConfig | None = None, progress: bool = False,
+                    selections: Sequence[str | None] | None = None) -> Sample:
     """:func:`simulate_files`, then read every event into memory as a :class:`Sample`.
 
     Args:
-        detector, guns, n, workdir, seed, workers, progress: as in :func:`simulate_files`.
+        detector, guns, n, workdir, seed, workers, progress, selections: as in :func:`simulate_files`.
         data_config: how the networks read the events (window, cell transform, ...).
     """
+    from calolab.data.showerfile import ShowerFile
     from calolab.features import concatenate_features, features_from_file, features_in_chunks
 
-    files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress)
-    counts = _counts(guns, n)
+    files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress,
+                           selections=selections)
+    counts = []
+    for path in files:
+        with ShowerFile(path) as showers:
+            counts.append(showers.n_events)
     config = data_config or DataConfig()
     if config.signal == "raw":  # the features come from the same pass over the files as the arrays
         chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in files]
