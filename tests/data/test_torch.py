@@ -107,6 +107,35 @@ def test_window_keeps_the_other_sections_totals(tmp_path):
     np.testing.assert_allclose(standardizer.std["scalars"][[0, 1]], [1.0, 0.2])  # totals: per column (constant -> 1)
 
 
+def test_feature_inputs_are_the_feature_tables_columns(tmp_path):
+    """DataConfig(feature_inputs=True): the scalars carry compute_features of the whole sections, before the seed."""
+    from calolab.features import compute_features
+
+    detector = load_detector("cms")
+    ecal = np.zeros((3, *detector.section("ECAL").shape), dtype=np.float32)
+    ecal[:, 0, 5, 5] = [1000.0, 3000.0, 500.0]
+    ecal[0, 0, 5, 6], ecal[1, 0, 4, 5], ecal[2, 0, 0, 0] = 200.0, 900.0, 100.0  # outside a 1x1 window too
+    primaries = Primaries.single(np.array([11, 22, 11]), np.full(3, 5000.0), np.zeros((3, 3)))
+    deposits = Deposits(primaries, {"ECAL": ecal}, {"ECAL": np.zeros_like(ecal)}, np.zeros((3, 3), np.float32))
+    path = write_showers(tmp_path / "cms.h5", deposits, detector)
+    plain = load_showers(path, DataConfig(window=1))
+    assert plain.features is None
+    with pytest.raises(DatasetError, match="feature_inputs=True"):
+        plain.scalars(position_input=False, feature_inputs=True)
+    arrays = load_showers(path, DataConfig(window=1, feature_inputs=True, chunk=2))  # two chunks
+    expected = compute_features({"ECAL": ecal}, detector)
+    table = np.stack(list(expected.values()), axis=1)
+    np.testing.assert_allclose(arrays.features, table, rtol=1e-6)
+    assert expected["ECAL_energy"][0] == pytest.approx(1200.0)  # MeV: the whole section, not the 1x1 window
+    scalars = arrays.scalars(position_input=True, feature_inputs=True)
+    assert scalars.shape == (3, 1 + table.shape[1] + 2)
+    np.testing.assert_allclose(scalars[:, 1:-2], table, rtol=1e-6)
+    np.testing.assert_allclose(scalars[:, -2:], arrays.seed)  # the seed stays last (the mirroring moves it)
+    assert arrays.subset(np.array([2])).features.shape == (1, table.shape[1])
+    both = ShowerArrays.concatenate([arrays, arrays.subset(np.array([0]))])
+    np.testing.assert_allclose(both.features[-1], table[0], rtol=1e-6)
+
+
 def test_cell_transforms():
     cells = np.array([0.0, 1.0, 4.0, -1.0], dtype=np.float32)
     np.testing.assert_allclose(apply_cell_transform(cells.copy(), "log1p"), np.log1p([0, 1, 4, 0]), rtol=1e-6)

@@ -155,6 +155,10 @@ def test_errors_name_the_fix(electrons, tmp_path):
     with pytest.raises(ConfigError, match="odd --window"):
         train_reco(TrainConfig.make(data=[electrons], model="cluster", task="cluster", epochs=1, augment="flips",
                                     inputs={"window": 4, "max_events": 50}, output=tmp_path / "w", progress=False))
+    with pytest.raises(ConfigError, match="mirrors the cells but not the shower-shape features"):
+        train_reco(TrainConfig.make(data=[electrons], model="cnn", epochs=1, augment="flips",
+                                    inputs={"feature_inputs": True}, output=tmp_path / "f", progress=False))
+    assert not (tmp_path / "f").exists()  # refused before the output folder is made
     code, output, _ = run("predict", "--model", str(tmp_path / "none.ckpt"), "--data", str(electrons), "-o",
                           str(tmp_path / "p.h5"))
     assert code != 0

@@ -102,6 +102,14 @@ def test_an_ensemble_averages_its_members_and_finished_runs_are_reused(sample, t
     assert (tmp_path / "runs" / "dnn-a" / "best.ckpt").stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(again.predictions["both"].predicted["energy"],
                                   first.predictions["both"].predicted["energy"])
+    # a run saved before a config field existed is reused when the field is at its default
+    saved_path = tmp_path / "runs" / "dnn-a" / "config.json"
+    saved = json.loads(saved_path.read_text())
+    del saved["inputs"]["feature_inputs"]
+    saved_path.write_text(json.dumps(saved))
+    older = compare_models(sample, "energy", models[1:2], workdir=tmp_path / "runs", seed=5, training=TRAINING,
+                           reuse_runs=True)
+    assert older.training["dnn-a"]["reused"]
     # another training config is trained afresh, not reused
     changed = compare_models(sample, "energy", models[1:2], workdir=tmp_path / "runs", seed=5,
                              training={**TRAINING, "epochs": 2}, reuse_runs=True)

@@ -245,6 +245,8 @@ _WindowOption = Annotated[
 _PositionOption = Annotated[bool, typer.Option(help="Give the network the seed cell's absolute x, y.")]
 _LayerFractionsOption = Annotated[bool, typer.Option(help="Give the network's dense layers each layer's share of "
                                                           "the summed energy (the longitudinal profile).")]
+_FeatureInputsOption = Annotated[bool, typer.Option(help="Give the network's dense layers the shower-shape features "
+                                                         "the feature BDT reads (calolab.features) as well.")]
 _StartOption = Annotated[str, typer.Option(help="Overlap task: 'two-seed' makes the network correct the classical "
                                                 "two-seed split (it reads the split's photons and adds to them); "
                                                 "'none' predicts the photons alone.")]
@@ -281,6 +283,7 @@ def train_reco_command(
     window: _WindowOption = None,
     position_input: _PositionOption = False,
     layer_fractions: _LayerFractionsOption = False,
+    feature_inputs: _FeatureInputsOption = False,
     start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better validation loss before stopping.")] = 5,
     loss_weights: _WeightsOption = None,
@@ -308,7 +311,7 @@ def train_reco_command(
 
     inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
                           energy_target=energy_target, window=window, position_input=position_input,
-                          layer_fractions=layer_fractions, start_from=start_from)
+                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from)
     config = _reco_config(data, inputs, model_config, loss_weights, quiet, model=model, task=task, epochs=epochs,
                           patience=patience, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, seed=seed,
                           output=output, logger=logger, accelerator=accelerator, overwrite=overwrite,
@@ -426,6 +429,7 @@ def scan_command(
     window: _WindowOption = None,
     position_input: _PositionOption = False,
     layer_fractions: _LayerFractionsOption = False,
+    feature_inputs: _FeatureInputsOption = False,
     start_from: _StartOption = "none",
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience per trial.")] = 3,
     loss_weights: _WeightsOption = None,
@@ -442,7 +446,7 @@ def scan_command(
 
     inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
                           energy_target=energy_target, window=window, position_input=position_input,
-                          layer_fractions=layer_fractions, start_from=start_from)
+                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from)
     base = _reco_config(data, inputs, model_config, loss_weights, True, model=model, task=task, epochs=epochs,
                         patience=patience, batch_size=batch_size, lr=1e-3, seed=seed, output=output / "trial",
                         logger="csv", accelerator="cpu", overwrite=True, augment=augment)

@@ -4,7 +4,8 @@ I/O stays in :mod:`calolab.data.showerfile`; this module reads the arrays once (
 preallocated float32 arrays) and wraps them. One event gives::
 
     cells[section]  (1, layers, y, x) float32  channels-first, GeV after the optional cell transform
-    scalars         (S,) float32   standardised: total energy per section (GeV) [+ seed-cell x, y (mm)]
+    scalars         (S,) float32   standardised: total energy per section (GeV) [+ layer fractions]
+                                   [+ shower-shape features] [+ seed-cell x, y (mm)]
     energy          ()  float32    standardised target: log(E / GeV) (default) or E / GeV
     label           ()  int64      index of the event's PDG code in the class list (-1: not in it)
     position        (2,) float32   standardised impact point x, y (mm; relative to the window's seed cell)
@@ -76,6 +77,11 @@ class DataConfig(BaseModel):
             depth to a few bins, which cannot weight the thin and thick absorber layers of a sampling ECAL
             one by one (clic: 2.4 and 4.8 mm W). They are standardised as one block (one mean and standard
             deviation), so the deep layers few showers reach keep small values.
+        feature_inputs: add the shower-shape features of :func:`calolab.features.compute_features` (the feature
+            BDT's table: energies, ratios, moments, widths, R9, cell counts, per-layer energies of every section,
+            whole, from the signal read) to the scalar inputs, each column standardised: a network that reads
+            the cells and what the trees read. Not with a mirroring augmentation (the x-y covariance would keep
+            its sign while the cells flip).
         start_from: ``"two-seed"``: the overlap network starts from the classical two-seed split
             (:func:`calolab.reco.clustering.split_two_photons` on the whole ``window_section``, before the
             window is cut) and learns corrections to it: it reads the split's two photons as inputs and
@@ -96,6 +102,7 @@ class DataConfig(BaseModel):
     window_section: str | None = None
     position_input: bool = False
     layer_fractions: bool = False
+    feature_inputs: bool = False
     start_from: Literal["none", "two-seed"] = "none"
     split_profile_length: float = Field(default=0.2, gt=0)
     max_events: int | None = Field(default=None, ge=1)
@@ -159,6 +166,8 @@ class ShowerArrays:
             deposited energies, by falling energy), or ``None`` (``DataConfig.start_from``).
         layers: ``(N, layers)`` float32, GeV: summed cell energy of each layer of each section (as ``totals``),
             or ``None`` (``DataConfig.layer_fractions``).
+        features: ``(N, F)`` float32, the shower-shape features (units of :mod:`calolab.features`), or ``None``
+            (``DataConfig.feature_inputs``).
     """
 
     cells: dict[str, np.ndarray]
@@ -168,6 +177,7 @@ class ShowerArrays:
     cell_sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
     start: np.ndarray | None = None
     layers: np.ndarray | None = None
+    features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.totals.shape[0])
@@ -177,11 +187,12 @@ class ShowerArrays:
         """Section -> ``(layers, y, x)``."""
         return {name: tuple(array.shape[1:]) for name, array in self.cells.items()}  # type: ignore[misc]
 
-    def scalars(self, position_input: bool, layer_fractions: bool = False) -> np.ndarray:
-        """Unstandardised scalar inputs ``(N, S)``: totals (GeV) [+ layer fractions] [+ seed x, y (mm)].
+    def scalars(self, position_input: bool, layer_fractions: bool = False, feature_inputs: bool = False,
+                ) -> np.ndarray:
+        """Unstandardised scalar inputs ``(N, S)``: totals (GeV) [+ layer fractions] [+ features] [+ seed x, y (mm)].
 
         Raises:
-            DatasetError: ``layer_fractions`` asked of arrays read without them.
+            DatasetError: ``layer_fractions`` or ``feature_inputs`` asked of arrays read without them.
         """
         parts = [self.totals.astype(np.float64)]
         if layer_fractions:
@@ -189,6 +200,11 @@ class ShowerArrays:
                 msg = "these events were read without layer energies: read them with DataConfig(layer_fractions=True)"
                 raise DatasetError(msg)
             parts.append(self.layers / self.energy_sum()[:, None])
+        if feature_inputs:
+            if self.features is None:
+                msg = "these events were read without features: read them with DataConfig(feature_inputs=True)"
+                raise DatasetError(msg)
+            parts.append(self.features.astype(np.float64))
         if position_input:  # last: the mirroring augmentation moves the last two columns
             parts.append(self.seed)
         return np.concatenate(parts, axis=1)
@@ -239,7 +255,8 @@ class ShowerArrays:
                             totals=self.totals[index], seed=self.seed[index],
                             truth={key: value[index] for key, value in self.truth.items()},
                             cell_sizes=dict(self.cell_sizes), start=None if self.start is None else self.start[index],
-                            layers=None if self.layers is None else self.layers[index])
+                            layers=None if self.layers is None else self.layers[index],
+                            features=None if self.features is None else self.features[index])
 
     @staticmethod
     def concatenate(parts: Sequence[ShowerArrays]) -> ShowerArrays:
@@ -256,6 +273,8 @@ class ShowerArrays:
             cell_sizes=dict(parts[0].cell_sizes),
             start=None if any(p.start is None for p in parts) else np.concatenate([p.start for p in parts]),  # type: ignore[misc]
             layers=None if any(p.layers is None for p in parts) else np.concatenate([p.layers for p in parts]),  # type: ignore[misc]
+            features=None if any(p.features is None for p in parts) else np.concatenate(  # type: ignore[misc]
+                [p.features for p in parts]),
         )
 
 
@@ -315,12 +334,14 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig, file_index: int
         start_photons = np.zeros((n, 2, 3)) if config.start_from != "none" else None
         layer_offsets = np.cumsum([0] + [showers.shape(name)[0] for name in sections])
         layers = np.empty((n, layer_offsets[-1]), dtype=np.float32) if config.layer_fractions else None
+        features = None
+        detector = showers.detector  # rebuilt from the stored TOML at each access: once here
         for first in range(0, n, config.chunk):
             part = slice(first, min(first + config.chunk, n))
             read: dict[str, np.ndarray] = {}
             for k, name in enumerate(sections):
                 raw = showers.digitized(name, part) if config.signal == "digitized" else showers.energy(name, part)
-                if on_chunk is not None:
+                if on_chunk is not None or config.feature_inputs:
                     read[name] = raw
                 raw = raw.astype(np.float32, copy=False) / np.float32(GEV)
                 if start_photons is not None and name in centres:  # the split sees the whole section
@@ -332,8 +353,15 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig, file_index: int
                     layers[part, layer_offsets[k]:layer_offsets[k + 1]] = raw.sum(axis=(2, 3), dtype=np.float64)
                 if name in cells:
                     cells[name][part] = apply_cell_transform(raw, config.cell_transform)
+            if config.feature_inputs:
+                from calolab.features import features_in_chunks  # a few hundred events at a time: temporaries
+
+                table = np.stack(list(features_in_chunks(read, detector).values()), axis=1)
+                if features is None:
+                    features = np.empty((n, table.shape[1]), dtype=np.float32)
+                features[part] = table
             if on_chunk is not None:
-                on_chunk(file_index, read, showers.detector)
+                on_chunk(file_index, read, detector)
         primaries = showers.primaries(slice(0, n))
         leading = primaries.event_offsets[:-1]  # each event's first particle
         direction = primaries.direction[leading] if primaries.n_particles else np.zeros((n, 3))
@@ -350,10 +378,9 @@ def _read_file(path: str | os.PathLike[str], config: DataConfig, file_index: int
             array = showers._rows(showers._file[f"truth/{key}"], slice(0, n))  # one /truth array, no cells
             if array.ndim == 1 and array.dtype.kind in "iuf":
                 truth[key] = array
-        detector = showers.detector  # rebuilt from the stored TOML at each access: once here
         cell_sizes = {section.name: (float(section.cell_size_x), float(section.cell_size_y))
                       for section in map(detector.section, cells)}
-    return ShowerArrays(cells, totals, seed, truth, cell_sizes, start_photons, layers)
+    return ShowerArrays(cells, totals, seed, truth, cell_sizes, start_photons, layers, features)
 
 
 def _two_seed_start(cells_gev: np.ndarray, centres_x: np.ndarray, centres_y: np.ndarray, profile_length_mm: float,
@@ -479,7 +506,7 @@ class ShowerDataset(Dataset):
                  config: DataConfig, indices: np.ndarray | None = None, augment: GridSymmetry | None = None) -> None:
         self.arrays = arrays
         self.indices = np.arange(len(arrays)) if indices is None else np.asarray(indices, dtype=np.int64)
-        scalars = arrays.scalars(config.position_input, config.layer_fractions)
+        scalars = arrays.scalars(config.position_input, config.layer_fractions, config.feature_inputs)
         targets = arrays.targets(config.energy_target)
         if config.start_from != "none":  # not a target: an input the network corrects, in the photons' units
             targets["start"] = arrays.start_targets(config.energy_target)
@@ -576,7 +603,8 @@ class ShowerDataModule(L.LightningDataModule):
             len(arrays), self.seed, self.val_fraction, self.test_fraction)
         self.classes = tuple(self.config.classes) if self.config.classes is not None \
             else infer_classes(arrays.truth["pdg"][self.train_index])
-        scalars = arrays.scalars(self.config.position_input, self.config.layer_fractions)[self.train_index]
+        scalars = arrays.scalars(self.config.position_input, self.config.layer_fractions,
+                                 self.config.feature_inputs)[self.train_index]
         targets = {key: value[self.train_index] for key, value in arrays.targets(self.config.energy_target).items()}
         shared = {"scalars": arrays.layer_columns()} if self.config.layer_fractions else None
         self.standardizer = Standardizer.fit({"scalars": scalars, **targets}, shared)

@@ -335,6 +335,10 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     data_config = config.data_config()
     check_start(data_config, config.task)
     check_augmentation(config.augment, {}, data_config.window)  # the grid's shape is checked once it is read
+    if data_config.feature_inputs and config.augment != "none":
+        msg = (f"augment {config.augment!r} mirrors the cells but not the shower-shape features among the inputs "
+               "(feature_inputs): train with augment 'none', or without the features")
+        raise ConfigError(msg)
     output = Path(config.output)
     _prepare_output(output, config.overwrite)
     logger = make_logger(config.logger, output, output.name)

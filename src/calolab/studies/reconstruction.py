@@ -285,6 +285,10 @@ def _finished_run(config: Any) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     wanted = json.loads(config.model_dump_json())
+    try:  # a run saved before a field existed has it at its default
+        saved = {**saved, **json.loads(type(config).model_validate(saved).model_dump_json())}
+    except ValueError:
+        return None
     same = all(saved.get(key) == value for key, value in wanted.items() if key not in _RUN_ONLY_FIELDS)
     if not same or not (folder / "best.ckpt").is_file():
         return None
