@@ -342,12 +342,9 @@ def _progress(campaign: Campaign, enabled: bool) -> Iterator[Callable[[Shard, De
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("simulating", total=campaign.n_events, kept=0)
-        n_kept = 0
 
-        def advance(shard: Shard, deposits: Deposits) -> None:
-            nonlocal n_kept
-            n_kept += len(deposits)
-            bar.update(task, advance=shard.n_events, kept=n_kept)
+        def advance(shard: Shard, deposits: Deposits) -> None:  # run() has counted the shard's kept events
+            bar.update(task, advance=shard.n_events, kept=campaign.n_kept)
 
         yield advance
 

@@ -216,15 +216,10 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
         detector, guns, n, workdir, seed, workers, progress, selections: as in :func:`simulate_files`.
         data_config: how the networks read the events (window, cell transform, ...).
     """
-    from calolab.data.showerfile import ShowerFile
     from calolab.features import concatenate_features, features_from_file, features_in_chunks
 
     files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress,
                            selections=selections)
-    counts = []
-    for path in files:
-        with ShowerFile(path) as showers:
-            counts.append(showers.n_events)
     config = data_config or DataConfig()
     if config.signal == "raw":  # the features come from the same pass over the files as the arrays
         chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in files]
@@ -235,6 +230,7 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
         arrays = load_showers(files, config)
         tables = [features_from_file(path) for path in files]
     names = list(tables[0])
+    counts = [len(table[names[0]]) for table in tables]  # events kept in each file (a selection keeps fewer)
     features = np.concatenate([np.stack([t[name] for name in names], axis=1) for t in tables])
     rows = np.concatenate([np.arange(count) for count in counts])
     source = np.concatenate([np.full(count, k) for k, count in enumerate(counts)])
