@@ -105,6 +105,17 @@ def test_bdt_three_classes() -> None:
     assert np.mean(model.predict(X) == pdg) > 0.9
 
 
+def test_bdt_with_antiparticles_merged_has_one_class_per_pair() -> None:
+    X, pdg = _two_classes(1500, 8)
+    charged = np.where(np.arange(pdg.size) % 2 == 0, 1, -1) * pdg  # e+- and pi+-
+    model = BDTParticleID(seed=0, merge_antiparticles=True, **TREES).fit(X, charged)
+    assert model.classes == (11, 211) and model.predict_proba(X).shape == (1500, 2)
+    assert np.mean(model.predict(X) == pdg) > 0.8
+    assert BDTParticleID(seed=0, **TREES).fit(X, charged).classes == (-211, -11, 11, 211)
+    with pytest.raises(ConfigError, match="merge_antiparticles"):
+        BDTParticleID(classes=[11, -211], merge_antiparticles=True)
+
+
 def _photons_and_pizeros(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     rng = np.random.default_rng(seed)
     pdg = np.where(rng.random(n) < 0.5, 22, 111)

@@ -12,7 +12,7 @@ from tests.cli_runner import run
 import calolab
 from calolab.data.torch import DataConfig, ShowerArrays, ShowerDataModule
 from calolab.errors import ConfigError, DatasetError
-from calolab.reco.inference import load_task, predictions_for
+from calolab.reco.inference import load_task, predictions_for, predictions_for_arrays
 from calolab.reco.models import InputShapes
 from calolab.reco.predictions import read_predictions
 from calolab.reco.task import RecoTask
@@ -76,6 +76,23 @@ def test_pid_on_two_synthetic_classes(tmp_path):
     result = train_reco(config, arrays=_two_classes(400, 2))
     assert result.classes == (11, 211)
     assert result.metrics["accuracy"] > 0.9
+
+
+def test_pid_with_antiparticles_merged_learns_two_classes(tmp_path):
+    arrays = _two_classes(400, 4)
+    narrow = arrays.truth["pdg"] == 11
+    arrays.truth["pdg"] = np.where(np.arange(400) % 2 == 0, 1, -1) * arrays.truth["pdg"]  # e+-, pi+-
+    config = TrainConfig.make(model="dnn", model_options={"width": 16}, task="pid", epochs=8, batch_size=32,
+                              lr=3e-3, output=tmp_path / "pid", progress=False, logger="none",
+                              inputs={"merge_antiparticles": True})
+    result = train_reco(config, arrays=arrays)
+    assert result.classes == (11, 211)
+    assert json.loads((tmp_path / "pid" / "classes.json").read_text())["classes"] == [11, 211]
+    assert result.metrics["accuracy"] > 0.9  # the charge-blind classes are learnt; the labels ignore the sign
+    predictions = predictions_for_arrays(load_task(result.checkpoint), arrays)
+    assert predictions.classes == (11, 211)
+    electron_score = predictions.predicted["pid_score"][:, 0]
+    assert np.mean(electron_score[narrow] > 0.5) > 0.9 and np.mean(electron_score[~narrow] < 0.5) > 0.9
 
 
 def test_checkpoint_reload_gives_identical_predictions(tmp_path):
@@ -162,6 +179,10 @@ def test_errors_name_the_fix(electrons, tmp_path):
     code, output, _ = run("predict", "--model", str(tmp_path / "none.ckpt"), "--data", str(electrons), "-o",
                           str(tmp_path / "p.h5"))
     assert code != 0
+    code, output, error = run("train", "reco", "--data", str(electrons), "--task", "pid", "--classes", "11,-211",
+                              "--merge-antiparticles", "-o", str(tmp_path / "m"), "-q")
+    assert code != 0 and "give [11, 211]" in output + str(error)
+    assert not (tmp_path / "m").exists()
 
 
 def test_ratio_energy_target_learns_the_calibration_factor(electrons, tmp_path):

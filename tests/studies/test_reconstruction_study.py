@@ -47,6 +47,13 @@ def test_features_read_with_the_arrays_equal_those_read_from_the_files(sample, t
     chunked = simulate_sample("cms", GUNS, [90, 60], sample.files[0].parent, seed=3,
                               data_config=DataConfig(chunk=40))
     np.testing.assert_array_equal(chunked.features, sample.features)
+    # networks that read the features carry the table already: the sample takes it (float32) from them
+    with_inputs = simulate_sample("cms", GUNS, [90, 60], sample.files[0].parent, seed=3,
+                                  data_config=DataConfig(chunk=40, feature_inputs=True))
+    assert with_inputs.feature_names == sample.feature_names
+    np.testing.assert_array_equal(with_inputs.source, sample.source)
+    np.testing.assert_array_equal(with_inputs.rows, sample.rows)
+    np.testing.assert_allclose(with_inputs.features, sample.features, rtol=1e-6, atol=1e-6)
 
 
 def test_files_are_reused_and_a_changed_count_is_refused(sample, tmp_path) -> None:

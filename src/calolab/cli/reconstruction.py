@@ -238,6 +238,8 @@ _TargetOption = Annotated[str, typer.Option(help="Energy trained as log (log E),
 _ClassesOption = Annotated[
     Optional[str], typer.Option(help="PDG codes of the classes in order, '11,22' (default: from data).")  # noqa: UP045
 ]
+_MergeOption = Annotated[bool, typer.Option(help="A particle and its antiparticle make one class named |pdg| "
+                                                "(e vs pi+- as two classes, not e- vs pi+ vs pi-).")]
 _WindowOption = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(min=1, help="Crop an NxN cell window around the hottest cell (cluster/overlap default 5)."),
@@ -280,6 +282,7 @@ def train_reco_command(
     cell_transform: _TransformOption = "none",
     energy_target: _TargetOption = "log",
     classes: _ClassesOption = None,
+    merge_antiparticles: _MergeOption = False,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
     layer_fractions: _LayerFractionsOption = False,
@@ -311,7 +314,8 @@ def train_reco_command(
 
     inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
                           energy_target=energy_target, window=window, position_input=position_input,
-                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from)
+                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from,
+                          merge_antiparticles=merge_antiparticles)
     config = _reco_config(data, inputs, model_config, loss_weights, quiet, model=model, task=task, epochs=epochs,
                           patience=patience, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, seed=seed,
                           output=output, logger=logger, accelerator=accelerator, overwrite=overwrite,
@@ -426,6 +430,7 @@ def scan_command(
     cell_transform: _TransformOption = "none",
     energy_target: _TargetOption = "log",
     classes: _ClassesOption = None,
+    merge_antiparticles: _MergeOption = False,
     window: _WindowOption = None,
     position_input: _PositionOption = False,
     layer_fractions: _LayerFractionsOption = False,
@@ -446,7 +451,8 @@ def scan_command(
 
     inputs = _data_inputs(classes, signal=signal, max_events=max_events, cell_transform=cell_transform,
                           energy_target=energy_target, window=window, position_input=position_input,
-                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from)
+                          layer_fractions=layer_fractions, feature_inputs=feature_inputs, start_from=start_from,
+                          merge_antiparticles=merge_antiparticles)
     base = _reco_config(data, inputs, model_config, loss_weights, True, model=model, task=task, epochs=epochs,
                         patience=patience, batch_size=batch_size, lr=1e-3, seed=seed, output=output / "trial",
                         logger="csv", accelerator="cpu", overwrite=True, augment=augment)

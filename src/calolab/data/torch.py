@@ -30,10 +30,11 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from calolab.data.augment import Augmentation, GridSymmetry, check_augmentation
+from calolab.data.pid_classes import check_merged_classes, class_labels, infer_classes
 from calolab.errors import ConfigError, DatasetError
 
 __all__ = [
@@ -66,6 +67,10 @@ class DataConfig(BaseModel):
             as the trees' ratio target does; two-photon targets become each photon's share of that sum),
             then standardised.
         classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
+        merge_antiparticles: a particle and its antiparticle make one PID class, named by the positive code
+            ``|pdg|`` (e- and e+ are class 11, pi+ and pi- class 211): "e vs pi+-" is learnt as two classes,
+            not as e- vs pi+ vs pi-, where the network would spend half its loss on a charge the calorimeter
+            barely sees.
         window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
             (cluster and overlap networks); the other sections enter only through their summed energies
             among the scalar inputs. ``None`` keeps every section whole.
@@ -98,6 +103,7 @@ class DataConfig(BaseModel):
     cell_transform: str = "none"
     energy_target: Literal["log", "linear", "ratio"] = "log"
     classes: tuple[int, ...] | None = None
+    merge_antiparticles: bool = False
     window: int | None = Field(default=None, ge=1)
     window_section: str | None = None
     position_input: bool = False
@@ -113,6 +119,12 @@ class DataConfig(BaseModel):
     def _known_transform(cls, value: str) -> str:
         parse_cell_transform(value)
         return value
+
+    @model_validator(mode="after")
+    def _positive_classes_when_merged(self) -> DataConfig:
+        check_merged_classes(self.classes, self.merge_antiparticles)
+        return self
+
 
 
 def parse_cell_transform(text: str) -> tuple[str, float]:
@@ -476,17 +488,6 @@ class Standardizer:
                    {k: np.asarray(v["std"], dtype=np.float64) for k, v in data.items()})
 
 
-def infer_classes(pdg: np.ndarray) -> tuple[int, ...]:
-    """Sorted distinct PDG codes."""
-    return tuple(int(c) for c in np.unique(pdg))
-
-
-def class_labels(pdg: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-    """Index of each PDG code in ``classes``; -1 where it is not a class (ignored by the PID loss)."""
-    lookup = {int(c): i for i, c in enumerate(classes)}
-    return np.array([lookup.get(int(p), -1) for p in pdg], dtype=np.int64)
-
-
 class ShowerDataset(Dataset):
     """A torch dataset over :class:`ShowerArrays`, standardised with a fitted :class:`Standardizer`.
 
@@ -522,7 +523,7 @@ class ShowerDataset(Dataset):
                 self._mean[key], self._std[key] = self._mean[like], self._std[like]
         self._scalars = torch.from_numpy(scalars.astype(np.float32))
         self._targets = {key: torch.from_numpy(value.astype(np.float32)) for key, value in targets.items()}
-        self._labels = torch.from_numpy(class_labels(arrays.truth["pdg"], classes))
+        self._labels = torch.from_numpy(class_labels(arrays.truth["pdg"], classes, config.merge_antiparticles))
         self._cells = {name: torch.from_numpy(array) for name, array in arrays.cells.items()}
 
     def _standardised(self, key: str, value: torch.Tensor) -> torch.Tensor:
@@ -602,7 +603,7 @@ class ShowerDataModule(L.LightningDataModule):
         self.train_index, self.val_index, self.test_index = split_indices(
             len(arrays), self.seed, self.val_fraction, self.test_fraction)
         self.classes = tuple(self.config.classes) if self.config.classes is not None \
-            else infer_classes(arrays.truth["pdg"][self.train_index])
+            else infer_classes(arrays.truth["pdg"][self.train_index], self.config.merge_antiparticles)
         scalars = arrays.scalars(self.config.position_input, self.config.layer_fractions,
                                  self.config.feature_inputs)[self.train_index]
         targets = {key: value[self.train_index] for key, value in arrays.targets(self.config.energy_target).items()}

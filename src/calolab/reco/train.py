@@ -276,7 +276,8 @@ def predict_dataset(module: RecoTask, dataset: Any, batch_size: int = 1024) -> d
 
 
 def split_metrics(predicted: dict[str, np.ndarray], arrays: ShowerArrays, index: np.ndarray,
-                  train_index: np.ndarray, classes: tuple[int, ...]) -> dict[str, float]:
+                  train_index: np.ndarray, classes: tuple[int, ...], merge_antiparticles: bool = False,
+                  ) -> dict[str, float]:
     """Test-split figures in physical units, next to a trivial predictor.
 
     ``energy_resolution`` / ``energy_bias``: std / mean of ``(E_pred - E) / E``; ``energy_resolution_trivial``:
@@ -296,7 +297,7 @@ def split_metrics(predicted: dict[str, np.ndarray], arrays: ShowerArrays, index:
     if "pid_score" in predicted:
         from calolab.data.torch import class_labels
 
-        labels = class_labels(truth["pdg"][index], classes)
+        labels = class_labels(truth["pdg"][index], classes, merge_antiparticles)
         known = labels >= 0
         if known.any():
             metrics["accuracy"] = float(np.mean(predicted["pid_score"][known].argmax(axis=1) == labels[known]))
@@ -387,7 +388,7 @@ def train_reco(config: TrainConfig, *, arrays: ShowerArrays | None = None) -> Tr
     test_index = datamodule.test_index if datamodule.test_index.size else datamodule.val_index
     test_set = datamodule.dataset("test") if datamodule.test_index.size else datamodule.dataset("val")
     metrics = split_metrics(predict_dataset(best, test_set), datamodule.arrays, test_index,  # type: ignore[arg-type]
-                            datamodule.train_index, datamodule.classes)
+                            datamodule.train_index, datamodule.classes, datamodule.config.merge_antiparticles)
     result = TrainResult(
         output=output, checkpoint=best_path, best_val_loss=float("nan") if best_score is None else float(best_score),
         epochs=len(history.rows), history=history.rows, metrics=metrics,

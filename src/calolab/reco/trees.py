@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from calolab.data.pid_classes import check_merged_classes
 from calolab.errors import ConfigError, DatasetError
 from calolab.reco.baseline_core import GEV, _FeatureBaseline, _FeatureConfig, _take
 
@@ -36,6 +37,13 @@ class XGBoostEnergyConfig(_TreeConfig):
 
 class BDTConfig(_TreeConfig):
     classes: list[int] | None = Field(default=None, description="PDG codes (default: those in the training data).")
+    merge_antiparticles: bool = Field(default=False, description="A particle and its antiparticle make one class, "
+                                      "named |pdg| (e+- 11, pi+- 211).")
+
+    @model_validator(mode="after")
+    def _positive_classes_when_merged(self) -> BDTConfig:
+        check_merged_classes(self.classes, self.merge_antiparticles)
+        return self
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +193,8 @@ class BDTParticleID(_TreeBaseline):
 
         inputs = self._fit_columns(X, names)
         pdg = np.asarray(y).reshape(-1).astype(np.int64)
+        if self.config.merge_antiparticles:
+            pdg = np.abs(pdg)
         classes = tuple(int(c) for c in (self.config.classes or np.unique(pdg)))
         if len(set(classes)) < 2:
             msg = f"particle ID needs at least two classes, the training data has PDG codes {sorted(set(classes))}"

@@ -216,22 +216,34 @@ def simulate_sample(detector: Any, guns: Sequence[Mapping[str, Any]], n: int | S
         detector, guns, n, workdir, seed, workers, progress, selections: as in :func:`simulate_files`.
         data_config: how the networks read the events (window, cell transform, ...).
     """
-    from calolab.features import concatenate_features, features_from_file, features_in_chunks
+    from calolab.features import concatenate_features, feature_names, features_from_file, features_in_chunks
 
     files = simulate_files(detector, guns, n, workdir, seed=seed, workers=workers, progress=progress,
                            selections=selections)
     config = data_config or DataConfig()
-    if config.signal == "raw":  # the features come from the same pass over the files as the arrays
-        chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in files]
-        arrays = load_showers(files, config, on_chunk=lambda k, cells, detector: chunks[k].append(
-            features_in_chunks(cells, detector)))
-        tables = [concatenate_features(parts) for parts in chunks]
-    else:  # the baselines' features read the raw signal, the networks the digitised one
-        arrays = load_showers(files, config)
-        tables = [features_from_file(path) for path in files]
-    names = list(tables[0])
-    counts = [len(table[names[0]]) for table in tables]  # events kept in each file (a selection keeps fewer)
-    features = np.concatenate([np.stack([t[name] for name in names], axis=1) for t in tables])
+    if config.signal == "raw" and config.feature_inputs:  # the networks' inputs hold the table: computed once
+        counts = [0] * len(files)  # events kept in each file (a selection keeps fewer)
+        detectors: list[Any] = []
+
+        def count(k: int, cells: Mapping[str, np.ndarray], detector: Any) -> None:
+            counts[k] += len(next(iter(cells.values())))
+            detectors[:] = [detector]
+
+        arrays = load_showers(files, config, on_chunk=count)
+        names = feature_names(detectors[0])
+        features = np.asarray(arrays.features, dtype=np.float64)
+    else:
+        if config.signal == "raw":  # the features come from the same pass over the files as the arrays
+            chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in files]
+            arrays = load_showers(files, config, on_chunk=lambda k, cells, detector: chunks[k].append(
+                features_in_chunks(cells, detector)))
+            tables = [concatenate_features(parts) for parts in chunks]
+        else:  # the baselines' features read the raw signal, the networks the digitised one
+            arrays = load_showers(files, config)
+            tables = [features_from_file(path) for path in files]
+        names = list(tables[0])
+        counts = [len(table[names[0]]) for table in tables]  # events kept in each file
+        features = np.concatenate([np.stack([t[name] for name in names], axis=1) for t in tables])
     rows = np.concatenate([np.arange(count) for count in counts])
     source = np.concatenate([np.full(count, k) for k, count in enumerate(counts)])
     return Sample(arrays, features, names, config, files, rows, source)
