@@ -2,7 +2,7 @@
 
 With ``merge_antiparticles`` a particle and its antiparticle are one class named by the positive code
 ``|pdg|`` (e+- is 11, pi+- is 211): "e vs pi+-" becomes a two-class problem instead of e- vs pi+ vs pi-,
-a charge the calorimeter barely sees.
+whose pi+ / pi- split is a charge the calorimeter barely sees.
 """
 
 from __future__ import annotations

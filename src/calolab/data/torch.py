@@ -69,8 +69,8 @@ class DataConfig(BaseModel):
         classes: PDG codes of the PID classes in order; ``None`` infers them (sorted) from the data.
         merge_antiparticles: a particle and its antiparticle make one PID class, named by the positive code
             ``|pdg|`` (e- and e+ are class 11, pi+ and pi- class 211): "e vs pi+-" is learnt as two classes,
-            not as e- vs pi+ vs pi-, where the network would spend half its loss on a charge the calorimeter
-            barely sees.
+            not as e- vs pi+ vs pi-, and the network is not asked for a charge the calorimeter barely sees
+            (on clic-e-pi either way gave the same AUC).
         window: crop an ``window x window`` cell window around the hottest cell of ``window_section``
             (cluster and overlap networks); the other sections enter only through their summed energies
             among the scalar inputs. ``None`` keeps every section whole.
@@ -124,7 +124,6 @@ class DataConfig(BaseModel):
     def _positive_classes_when_merged(self) -> DataConfig:
         check_merged_classes(self.classes, self.merge_antiparticles)
         return self
-
 
 
 def parse_cell_transform(text: str) -> tuple[str, float]:
