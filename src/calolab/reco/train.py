@@ -295,7 +295,7 @@ def split_metrics(predicted: dict[str, np.ndarray], arrays: ShowerArrays, index:
         metrics |= {"energy_resolution": float(np.std(relative)), "energy_bias": float(np.mean(relative)),
                     "energy_resolution_trivial": float(np.std(trivial))}
     if "pid_score" in predicted:
-        from calolab.data.torch import class_labels
+        from calolab.data.pid_classes import class_labels
 
         labels = class_labels(truth["pdg"][index], classes, merge_antiparticles)
         known = labels >= 0

@@ -6,8 +6,8 @@ selection applies the cuts to each shard as it is made, so only the kept events 
 processes and reach the file; the file records the selection and how many events were simulated.
 
 The cuts read the raw active energies (``Deposits.active``) through :func:`calolab.features.compute_features`
-with its defaults, so ``hcal_ecal_ratio < 0.1`` here is the ``hcal_ecal_ratio`` feature of the file's
-raw cells.
+(a few hundred events at a time) with its defaults, so ``hcal_ecal_ratio < 0.1`` here is the
+``hcal_ecal_ratio`` feature of the file's raw cells.
 
 >>> selection = EventSelection.parse("hcal_ecal_ratio<0.1, energy_total>50")
 >>> selection.describe()
@@ -138,10 +138,10 @@ class EventSelection:
             active: section name -> raw active energies ``(N, layers, y, x)``, MeV (``Deposits.active``).
             detector: the :class:`~calolab.detector.geometry.Calorimeter` they were simulated in.
         """
-        from calolab.features import compute_features
+        from calolab.features import features_in_chunks  # a large --shard-size: bounded temporaries
 
         self.check(detector)
-        features = compute_features(active, detector)
+        features = features_in_chunks(active, detector)
         keep = np.ones(len(next(iter(features.values()))), dtype=bool)
         for cut in self.cuts:
             keep &= cut.passes(features[cut.feature])
